@@ -1,0 +1,305 @@
+"""The ``kb`` command line: thin commands over the library.
+
+Exit codes: 0 success · 1 a check failed (shapes or verification) · 2 bad usage, unknown name or
+parameter · 3 the input data has problems (nothing was changed) · 4 no knowledge base, or it is
+in use.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+
+from kb import __version__, paths
+from kb.errors import BuildError, KbError
+from kb.store import current_build, default_home, open_store
+
+app = typer.Typer(help="citykb: a knowledge base of Chinese city composite indices.",
+                  no_args_is_help=True, add_completion=False)
+console = Console()
+err = Console(stderr=True)
+
+EXIT_OK, EXIT_CHECK, EXIT_USAGE, EXIT_DATA, EXIT_STORE = 0, 1, 2, 3, 4
+_EXIT_BY_PREFIX = {"KB04": EXIT_STORE, "KB06": EXIT_STORE, "KB05": EXIT_USAGE,
+                   "KB02": EXIT_DATA, "KB03": EXIT_DATA, "KB00": EXIT_DATA, "KB01": EXIT_DATA}
+
+
+class Format(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+Home = Annotated[Path | None, typer.Option(help="Knowledge-base home (default $CITYKB_HOME "
+                                                "or ./.citykb).", show_default=False)]
+Fmt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+
+T = TypeVar("T")
+
+
+def _guard(fn: Callable[[], T]) -> T:
+    """Run a command body, turning citykb errors into messages and exit codes."""
+    try:
+        return fn()
+    except BuildError as exc:
+        err.print(f"[bold red]build failed[/]: {exc}", highlight=False)
+        raise typer.Exit(EXIT_DATA) from None
+    except KbError as exc:
+        err.print(f"[bold red]error[/] {exc}", highlight=False)
+        raise typer.Exit(_EXIT_BY_PREFIX.get(exc.code[:4], EXIT_USAGE)) from None
+
+
+def _fmt(v: Any) -> str:
+    if v is None or (isinstance(v, float) and pd.isna(v)) or v is pd.NA:
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def emit(df: pd.DataFrame, fmt: Format, title: str | None = None) -> None:
+    """Print a DataFrame as a rich table, CSV or JSON records."""
+    if fmt is Format.csv:
+        sys.stdout.write(df.to_csv(index=False))
+    elif fmt is Format.json:
+        sys.stdout.write(df.to_json(orient="records", force_ascii=False, indent=1) + "\n")
+    else:
+        table = Table(title=title, show_lines=False)
+        for c in df.columns:
+            numeric = pd.api.types.is_numeric_dtype(df[c])
+            table.add_column(str(c), justify="right" if numeric else "left")
+        for row in df.itertuples(index=False):
+            table.add_row(*(_fmt(v) for v in row))
+        console.print(table)
+
+
+@app.command()
+def build(
+    data: Annotated[Path | None, typer.Option(help="The data/ folder to build from.")] = None,
+    home: Home = None,
+    validate: Annotated[bool, typer.Option(help="Validate against the SHACL shapes.")] = True,
+    score: Annotated[bool, typer.Option(help="Run each framework's scoring.")] = True,
+) -> None:
+    """Build the knowledge base from data/ (atomically: a failed build changes nothing)."""
+    from kb.build import build as run_build
+
+    def body() -> None:
+        target = home or default_home()
+        report = run_build(data or paths.data_dir(), target, validate=validate,
+                           run_scoring=score)
+        console.print(f"built [bold]{report.quads:,}[/] quads, {report.observations:,} "
+                      f"observations into {target}")
+        for r in report.runs:
+            console.print(f"  scoring run {r.run}: {len(r.scores):,} scores")
+        console.print("  " + ", ".join(f"{k} {v:.2f}s" for k, v in report.timings.items()))
+
+    _guard(body)
+
+
+def _framework(store: Any, name: str | None) -> str:
+    from kb.ranking import scored_frameworks
+    from kb.resolve import resolve
+
+    if name:
+        return resolve(store, "framework", name)
+    scored = scored_frameworks(store)
+    if not scored:
+        raise KbError("KB060", "no framework has been scored; run `kb build`")
+    if len(scored) > 1:
+        raise KbError("KB051", "several frameworks are scored; choose one with --framework: "
+                      + ", ".join(scored))
+    return scored[0]
+
+
+@app.command()
+def rank(
+    dimension: Annotated[str | None, typer.Option("--dimension", "-d",
+                                                  help="A dimension (name or IRI).")] = None,
+    top: Annotated[int | None, typer.Option("--top", "-n", min=1, help="Show the top N.")] = None,
+    framework: Annotated[str | None, typer.Option(help="The index framework.")] = None,
+    wide: Annotated[bool, typer.Option(help="Show every dimension's score beside the total "
+                                             "(always included in csv and json).")] = False,
+    home: Home = None,
+    fmt: Fmt = Format.table,
+) -> None:
+    """The computed ranking of a framework's total, or of one dimension."""
+    from kb.ranking import ranking
+    from kb.resolve import resolve
+
+    def body() -> None:
+        b = current_build(home)
+        store = open_store(b)
+        fw = _framework(store, framework)
+        dim = resolve(store, "dimension", dimension, fw) if dimension else None
+        df = ranking(store, b, fw, dim, top)
+        if fmt is Format.table:
+            df = df.drop(columns=["city"])
+            if not wide and dim is None:
+                df = df[["rank", "city_zh", "city_en", "total"]]
+            if wide:
+                console.width = max(console.width, 40 + 9 * len(df.columns))
+        emit(df, fmt, title=f"{dimension or 'total'} — computed ranking")
+
+    _guard(body)
+
+
+@app.command()
+def explain(
+    city: Annotated[str, typer.Argument(help="A city: Chinese or English name, slug or IRI.")],
+    dimension: Annotated[str | None, typer.Argument(
+        help="A dimension (or a framework for the total).")] = None,
+    home: Home = None,
+    fmt: Fmt = Format.table,
+) -> None:
+    """Where a score came from: variables, indicators, data years, sources, corrections."""
+    from kb.explain import Step
+    from kb.explain import explain as run_explain
+
+    def body() -> None:
+        store = open_store(current_build(home))
+        step = run_explain(store, city, dimension)
+        if fmt is Format.json:
+            sys.stdout.write(json.dumps(step.to_dict(), ensure_ascii=False, indent=1) + "\n")
+            return
+        if fmt is Format.csv:
+            sys.stdout.write(step.to_frame().to_csv(index=False))
+            return
+
+        def label(s: Step) -> str:
+            value = f" = [bold]{_fmt(s.value)}[/]" if s.value is not None else ""
+            rank_ = f" (rank {s.rank})" if s.rank is not None else ""
+            return f"[cyan]{s.kind}[/] {s.label}{value}{rank_}"
+
+        def grow(node: Tree, s: Step) -> None:
+            for k, v in s.details.items():
+                if v:
+                    node.add(f"[dim]{k}:[/] {v}")
+            for c in s.children:
+                grow(node.add(label(c)), c)
+
+        tree = Tree(label(step))
+        grow(tree, step)
+        console.print(tree)
+
+    _guard(body)
+
+
+def _params(values: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for v in values:
+        key, sep, val = v.partition("=")
+        if not sep:
+            raise KbError("KB051", f"--param takes key=value, got {v!r}")
+        out[key.strip()] = val
+    return out
+
+
+@app.command(context_settings={"help_option_names": []})
+def query(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Argument(help="A named query from queries/.")] = None,
+    file: Annotated[Path | None, typer.Option("--file", help="A .rq file to run.")] = None,
+    param: Annotated[list[str] | None, typer.Option(
+        "--param", "-p", help="A parameter, key=value (repeatable).")] = None,
+    list_: Annotated[bool, typer.Option("--list", help="List the named queries.")] = False,
+    help_: Annotated[bool, typer.Option("--help", help="Show help (of NAME if given).")] = False,
+    home: Home = None,
+    fmt: Fmt = Format.table,
+) -> None:
+    """Run SPARQL over the union of all named graphs (GRAPH ?g works too)."""
+    from kb import queries
+    from kb.sparql import to_frame
+
+    def body() -> None:
+        if help_ and name is None:
+            console.print(ctx.get_help())
+            return
+        if list_:
+            cat = queries.catalog()
+            df = pd.DataFrame([{"name": q.name, "title": q.title,
+                                "parameters": ", ".join(f"{p.name}:{p.type}" for p in q.params)}
+                               for q in cat.values()])
+            emit(df, fmt, title="named queries")
+            return
+        if name is not None and help_:
+            q = queries.get(name)
+            console.print(f"[bold]{q.name}[/] — {q.title}\n\n{q.description}\n")
+            for p in q.params:
+                default = f" (default {p.default})" if p.default is not None else ""
+                console.print(f"  --param {p.name}=<{p.type}>{default}  {p.doc}")
+            for ex in q.examples:
+                console.print(f"\n  example: {ex}")
+            return
+        store = open_store(current_build(home))
+        if file is not None:
+            if not file.exists():
+                raise KbError("KB052", f"query file {file} not found")
+            df = to_frame(store, file.read_text(encoding="utf-8"))
+        elif name is not None:
+            q = queries.get(name)
+            df = q.run(store, _params(param or []))
+            if fmt is Format.table:  # the bound parameters are the same on every row
+                df = df.drop(columns=[p.name for p in q.params if p.name in df.columns])
+        else:
+            raise KbError("KB051", "give a query NAME, --file F.rq or --list")
+        emit(df, fmt)
+
+    _guard(body)
+
+
+@app.command()
+def check(
+    home: Home = None,
+    fmt: Fmt = Format.table,
+    shapes: Annotated[bool, typer.Option(help="Also re-validate the SHACL shapes.")] = True,
+) -> None:
+    """Validate the store and verify computed scores against every published value."""
+    from kb.ranking import scored_frameworks
+    from kb.validate import check_shapes
+    from kb.verify import verify
+
+    def body() -> None:
+        b = current_build(home)
+        store = open_store(b)
+        failed = False
+        if shapes:
+            res = check_shapes(store)
+            console.print("SHACL shapes: " + ("[green]conform[/]" if res.conforms
+                                              else "[red]violations[/]"))
+            for p in res.problems:
+                console.print(f"  {p}", highlight=False)
+            failed |= not res.conforms
+        for fw in scored_frameworks(store):
+            v = verify(store, b, fw)
+            c = v.counts
+            console.print(f"{fw}: scores {c['scores_ok']}/{c['scores']} equal the published, "
+                          f"ranks {c['ranks_ok']}/{c['ranks']}")
+            if not v.ok:
+                failed = True
+                cols = ["city_zh", "city_en", "concept_zh", "computed", "published",
+                        "computed_rank", "published_rank"]
+                emit(v.mismatches[cols], fmt, title="mismatches")
+        if failed:
+            raise typer.Exit(EXIT_CHECK)
+
+    _guard(body)
+
+
+@app.command()
+def version() -> None:
+    """Print the citykb version."""
+    console.print(f"citykb {__version__}")
+
+
+def main() -> None:
+    app()

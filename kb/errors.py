@@ -1,0 +1,102 @@
+"""The error catalogue: every problem citykb reports has a stable code.
+
+Loaders collect :class:`Problem` objects instead of stopping at the first; a build proceeds
+only when there are none. Tests compare codes, never wording.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ErrorType:
+    code: str
+    title: str
+    description: str
+
+
+CATALOGUE: dict[str, ErrorType] = {
+    e.code: e
+    for e in [
+        ErrorType("KB001", "missing-file", "A required data file does not exist."),
+        ErrorType("KB002", "unreadable-file", "A data file could not be parsed as CSV or YAML."),
+        ErrorType("KB003", "missing-column", "A CSV file lacks a required column."),
+        ErrorType("KB004", "invalid-value", "A cell has the wrong type or format."),
+        ErrorType("KB005", "out-of-range", "A number lies outside its allowed range."),
+        ErrorType("KB006", "missing-value", "A required cell is empty."),
+        ErrorType("KB010", "duplicate-id", "Two rows declare the same id."),
+        ErrorType("KB011", "duplicate-row", "Two rows state a value for the same key."),
+        ErrorType("KB020", "unknown-place", "A row refers to a city, province or region not declared."),
+        ErrorType("KB021", "unknown-node", "A row refers to a framework node that is not declared."),
+        ErrorType("KB022", "unknown-source", "A row refers to a source that is not declared."),
+        ErrorType("KB023", "orphan-node", "A variable or indicator has no valid parent."),
+        ErrorType("KB024", "wrong-level", "A node's parent or a value's concept is at the wrong level."),
+        ErrorType("KB025", "cycle", "The framework tree contains a cycle."),
+        ErrorType("KB026", "incomplete-inputs", "A place lacks an input value the framework needs."),
+        ErrorType("KB027", "count-mismatch",
+                  "A framework's declared node counts differ from the nodes declared."),
+        ErrorType("KB030", "shape-violation", "The built graph violates a SHACL shape."),
+        ErrorType("KB040", "no-store", "No knowledge base has been built at the store location."),
+        ErrorType("KB041", "store-locked", "The store is in use by another process."),
+        ErrorType("KB050", "unknown-name", "A name given on the command line matches nothing."),
+        ErrorType("KB051", "bad-parameter", "A query parameter is missing or of the wrong type."),
+        ErrorType("KB052", "bad-query", "A SPARQL query could not be parsed or run."),
+        ErrorType("KB060", "no-scores", "No scoring run exists for the framework."),
+    ]
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in the input: code, file, row (1-based data row, header = row 1) and message."""
+
+    code: str
+    message: str
+    file: str = ""
+    row: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.code not in CATALOGUE:
+            raise ValueError(f"unknown error code {self.code}")
+
+    @property
+    def title(self) -> str:
+        return CATALOGUE[self.code].title
+
+    def location(self) -> str:
+        if not self.file:
+            return ""
+        return f"{self.file}:{self.row}" if self.row is not None else self.file
+
+    def __str__(self) -> str:
+        where = self.location()
+        return f"{self.code} {self.title}: {where + ': ' if where else ''}{self.message}"
+
+
+class KbError(Exception):
+    """An error with a catalogue code, raised for bad user input or a missing store."""
+
+    def __init__(self, code: str, message: str, *, suggestions: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.suggestions = suggestions or []
+
+    def __str__(self) -> str:
+        text = f"{self.code} {CATALOGUE[self.code].title}: {self.message}"
+        if self.suggestions:
+            text += " — did you mean: " + ", ".join(self.suggestions) + "?"
+        return text
+
+
+@dataclass
+class BuildError(Exception):
+    """The input data has problems; nothing was written."""
+
+    problems: list[Problem] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        n = len(self.problems)
+        head = f"{n} problem{'s' if n != 1 else ''} in the input; the store was not changed"
+        return head + "\n" + "\n".join(f"  {p}" for p in self.problems)

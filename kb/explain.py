@@ -1,0 +1,162 @@
+"""``kb explain``: where a score came from, as a tree down to indicators and sources.
+
+Built from the named queries ``score-provenance`` (a dimension score) and ``score-breakdown``
+(a total), so the command line, the Python API and SPARQL users see the same provenance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import pyoxigraph as ox
+
+from kb import namespaces as ns
+from kb import queries
+from kb.errors import KbError
+from kb.resolve import resolve
+
+FRAMEWORK_OF = "SELECT ?fw WHERE { ?concept skos:inScheme ?fw }"
+
+
+@dataclass
+class Step:
+    """One node of an explanation: what it is, its value and rank, details, children."""
+
+    kind: str
+    label: str
+    value: float | None = None
+    rank: int | None = None
+    details: dict[str, str] = field(default_factory=dict)
+    children: list[Step] = field(default_factory=list)
+
+    def walk(self, depth: int = 0) -> Iterator[tuple[int, Step]]:
+        yield depth, self
+        for c in self.children:
+            yield from c.walk(depth + 1)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Flattened: one row per step with its depth."""
+        rows: list[dict[str, Any]] = [
+            {"depth": d, "kind": s.kind, "label": s.label, "value": s.value, "rank": s.rank,
+             **s.details}
+            for d, s in self.walk()
+        ]
+        return pd.DataFrame(rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "label": self.label, "value": self.value, "rank": self.rank,
+                "details": self.details, "children": [c.to_dict() for c in self.children]}
+
+
+def _num(v: object) -> float | None:
+    return None if v is None or pd.isna(v) else float(v)  # type: ignore[arg-type]
+
+
+def _int(v: object) -> int | None:
+    return None if v is None or pd.isna(v) else int(v)  # type: ignore[call-overload]
+
+
+def _s(v: object) -> str:
+    return "" if v is None or pd.isna(v) else str(v)  # type: ignore[arg-type]
+
+
+def _erratum(row: pd.Series) -> Step:
+    printed = [f"zh printed {row['printed']}" if _s(row["printed"]) else "",
+               f"en printed {row['printedEn']}" if _s(row["printedEn"]) else ""]
+    return Step("erratum", f"correction: used {row['used']}",
+                details={"iri": _s(row["erratum"]),
+                         "printed": "; ".join(p for p in printed if p),
+                         "reason": _s(row["reason"])})
+
+
+def explain_dimension(store: ox.Store, city: str, dimension: str) -> Step:
+    city_iri = resolve(store, "city", city)
+    dim_iri = resolve(store, "dimension", dimension)
+    q = queries.get("score-provenance")
+    df = q.run(store, {"city": city_iri, "dimension": dim_iri})
+    labels = _labels(store, [city_iri, dim_iri])
+    if df.empty:
+        raise KbError("KB060", f"no computed score of {labels[city_iri]} in "
+                      f"{labels[dim_iri]}; run `kb build`")
+    first = df.iloc[0]
+    root = Step("dimension score", f"{labels[city_iri]} · {labels[dim_iri]}",
+                _num(first["score"]), _int(first["rank"]),
+                {"run": _s(first["run"]), "method": ns.local_name(_s(first["method"]))})
+    for _var, vdf in df.groupby("variable", sort=False):
+        v = vdf.iloc[0]
+        var = Step("variable", f"{v['variableZh']} ({v['variableEn']})", _num(v["points"]),
+                   details={"observation": _s(v["input"]), "read from": _s(v["citation"])})
+        for _ind, idf in vdf.dropna(subset=["indicator"]).groupby("indicator", sort=False):
+            i = idf.iloc[0]
+            sources = sorted({f"{r['dataSourceZh']} ({r['dataSourceEn']})"
+                              for _, r in idf.iterrows() if _s(r["dataSourceZh"])})
+            var.children.append(Step(
+                "indicator", f"{i['indicatorZh']} ({i['indicatorEn']})",
+                details={"data year": _s(i["dataYear"]) or "—",
+                         "source": "; ".join(sources) or "—"}))
+        for _e, edf in vdf.dropna(subset=["erratum"]).groupby("erratum", sort=False):
+            var.children.append(_erratum(edf.iloc[0]))
+        root.children.append(var)
+    return root
+
+
+def explain_total(store: ox.Store, city: str, framework: str | None = None) -> Step:
+    city_iri = resolve(store, "city", city)
+    fw_iri = resolve(store, "framework", framework) if framework else _only_framework(store)
+    df = queries.get("score-breakdown").run(store, {"city": city_iri, "framework": fw_iri})
+    labels = _labels(store, [city_iri, fw_iri])
+    if df.empty:
+        raise KbError("KB060", f"no computed total of {labels[city_iri]} in {labels[fw_iri]}")
+    first = df.iloc[0]
+    root = Step("total score", f"{labels[city_iri]} · {labels[fw_iri]}", _num(first["total"]),
+                _int(first["totalRank"]),
+                {"run": _s(first["run"]), "method": ns.local_name(_s(first["method"]))})
+    for _dim, ddf in df.groupby("dimension", sort=False):
+        d = ddf.iloc[0]
+        step = Step("dimension", f"{d['dimensionZh']} ({d['dimensionEn']})", _num(d["score"]),
+                    _int(d["rank"]))
+        for _e, edf in ddf.dropna(subset=["erratum"]).groupby("erratum", sort=False):
+            step.children.append(_erratum(edf.iloc[0]))
+        root.children.append(step)
+    return root
+
+
+def explain(store: ox.Store, city: str, concept: str | None = None) -> Step:
+    """Explain a city's dimension score (``concept`` a dimension) or total (a framework or
+    nothing)."""
+    if concept is None:
+        return explain_total(store, city)
+    try:
+        return explain_dimension(store, city, concept)
+    except KbError as dim_error:
+        if dim_error.code != "KB050" or "dimension" not in dim_error.message:
+            raise
+        try:
+            return explain_total(store, city, concept)
+        except KbError:
+            raise dim_error from None
+
+
+def _only_framework(store: ox.Store) -> str:
+    from kb.sparql import select
+
+    rows = select(store, "SELECT DISTINCT ?fw WHERE { ?r a kb:ScoringRun ; kb:framework ?fw }")
+    if len(rows) != 1:
+        raise KbError("KB051", "several frameworks have scores; name one")
+    fw = rows[0]["fw"]
+    assert fw is not None
+    return fw.value
+
+
+def _labels(store: ox.Store, iris: list[str]) -> dict[str, str]:
+    from kb.sparql import select
+
+    out: dict[str, str] = {}
+    for x in iris:
+        rows = select(store, "SELECT ?x ?zh ?en WHERE { ?x skos:prefLabel ?zh , ?en . "
+                      "FILTER (lang(?zh) = 'zh' && lang(?en) = 'en') }", {"x": ox.NamedNode(x)})
+        out[x] = f"{rows[0]['zh'].value} ({rows[0]['en'].value})" if rows else x  # type: ignore[union-attr]
+    return out

@@ -1,0 +1,286 @@
+"""Pydantic models of the declarative inputs (data/).
+
+Small tables (places, framework nodes, sources, errata) become one model per row. Observation
+tables can hold millions of rows, so they stay pandas DataFrames and are validated set-wise in
+:mod:`kb.loader`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from kb.namespaces import SLUG
+
+Slug = str
+Level = Literal["dimension", "variable", "indicator"]
+
+
+def _slug(value: str) -> str:
+    if not SLUG.match(value):
+        raise ValueError(f"{value!r} is not a slug (lowercase ASCII letters, digits and '-')")
+    return value
+
+
+class Row(BaseModel):
+    """A row of a data file; ``row`` is its 1-based line in the file (header = 1)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    row: int = Field(default=0, exclude=True)
+
+
+class Region(Row):
+    id: Slug
+    name_zh: str = Field(min_length=1)
+    name_en: str = Field(min_length=1)
+    cite: str = ""
+
+    _check_id = field_validator("id")(_slug)
+
+
+class Province(Row):
+    id: Slug
+    name_zh: str = Field(min_length=1)
+    name_en: str = Field(min_length=1)
+    kind: Literal["province", "municipality", "autonomous-region", "sar"]
+    region: Slug | None = None
+    cite: str = ""
+
+    _check_id = field_validator("id")(_slug)
+
+
+class City(Row):
+    id: Slug
+    name_zh: str = Field(min_length=1)
+    name_en: str = Field(min_length=1)
+    province: Slug
+    cite: str = ""
+
+    _check_id = field_validator("id")(_slug)
+
+
+class Citation(BaseModel):
+    """Where in a report's text a statement was read: 1-based lines of each edition."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    table: str = ""
+    line: int | None = Field(default=None, ge=1)
+    line_en: int | None = Field(default=None, ge=1)
+
+
+class DataSource(Row):
+    id: Slug
+    name_zh: str = ""
+    name_en: str = ""
+    publisher: str = ""
+    line: int | None = Field(default=None, ge=1)
+    line_en: int | None = Field(default=None, ge=1)
+
+    _check_id = field_validator("id")(_slug)
+
+
+class Publisher(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: Slug
+    name_zh: str = ""
+    name_en: str = ""
+
+
+class Reference(BaseModel):
+    """An official document cited by a folder for facts not taken from the seed reports."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: Slug
+    title_zh: str = ""
+    title_en: str = ""
+    publisher: str = ""
+    issued: str = ""
+    note: str = ""
+
+
+class SourceMeta(BaseModel):
+    """A source folder's ``source.yaml``: the report it transcribes, or the documents it cites.
+
+    A report folder states the report itself (titles, publishers, issue date, the seed texts
+    of each edition) and ``data_sources``, the sources its indicator table names. A folder of
+    reference facts (geography) lists the official documents it cites in ``sources``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+    id: Slug
+    title_zh: str = ""
+    title_en: str = ""
+    publishers: list[Publisher] = []
+    issued: str = ""
+    seeds: dict[str, str] = {}
+    line: int | None = Field(default=None, ge=1)
+    line_en: int | None = Field(default=None, ge=1)
+    note: str = ""
+    data_sources: list[DataSource] = []
+    sources: list[Reference] = []
+
+    @property
+    def is_report(self) -> bool:
+        return bool(self.title_zh or self.title_en)
+
+
+class MethodSpec(BaseModel):
+    """How a framework is scored: aggregation of children and ranking, as the report states it
+    (``parameters`` and the lines of the method's description in each edition)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str = ""
+    name_zh: str = ""
+    name_en: str = ""
+    aggregate: Literal["sum"] = "sum"
+    rank: Literal["competition"] = "competition"
+    parameters: dict[str, Any] = {}
+    line: int | None = Field(default=None, ge=1)
+    line_en: int | None = Field(default=None, ge=1)
+
+
+class Counts(BaseModel):
+    """How many nodes of each level the report says its framework has."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    dimensions: int | None = Field(default=None, ge=0)
+    variables: int | None = Field(default=None, ge=0)
+    indicators: int | None = Field(default=None, ge=0)
+
+
+class InputSpec(BaseModel):
+    """The file of input values and the bounds each value must respect."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    file: str
+    level: Level
+    concept_column: str
+    value_column: str
+    min: float | None = None
+    max: float | None = None
+    integer: bool = False
+    complete: bool = True
+
+
+class PublishedSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    file: str
+
+
+class FrameworkMeta(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+    id: Slug
+    source: Slug | None = None
+    name_zh: str
+    name_en: str
+    publishers: list[Slug] = []
+    issued: str
+    version: str
+    period: str
+    places: int | None = Field(default=None, ge=1)
+    counts: Counts = Counts()
+    default_direction: Literal[1, -1] = 1
+    default_weight: float = Field(default=1.0, ge=0)
+    method: MethodSpec = MethodSpec()
+    inputs: InputSpec
+    published: PublishedSpec | None = None
+    unit: str = ""
+
+    _check_id = field_validator("id")(_slug)
+
+
+class Node(Row):
+    """A dimension, variable or indicator of a framework."""
+
+    id: Slug
+    level: Level
+    parent: Slug | None = None
+    name_zh: str = Field(min_length=1)
+    name_en: str = Field(min_length=1)
+    data_year: str | None = None
+    data_source: list[Slug] = []
+    direction: Literal[1, -1] | None = None
+    weight: float | None = Field(default=None, ge=0)
+    line: int | None = Field(default=None, ge=1)
+    line_en: int | None = Field(default=None, ge=1)
+    order: int = 0
+
+    _check_id = field_validator("id")(_slug)
+
+    @field_validator("data_year")
+    @classmethod
+    def _year(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"\d{4}(\.\d{1,2})?", v):
+            raise ValueError(f"data year {v!r} is neither YYYY nor YYYY.M")
+        return v
+
+
+class Erratum(Row):
+    id: Slug
+    table: str = ""
+    edition: Literal["zh", "en", "both"]
+    line: int | None = Field(default=None, ge=1)
+    line_en: int | None = Field(default=None, ge=1)
+    city: Slug | None = None
+    concept: Slug | None = None
+    printed: str | None = None
+    printed_en: str | None = None
+    used: str
+    reason: str = Field(min_length=1)
+
+    _check_id = field_validator("id")(_slug)
+
+
+@dataclass
+class Framework:
+    """A framework as declared: metadata, its nodes, and its observations as DataFrames.
+
+    ``inputs`` and ``published`` have columns ``place, concept, value, rank, table, line,
+    line_en, row`` (``concept`` a node id or ``total``; ``rank`` may be missing).
+    """
+
+    meta: FrameworkMeta
+    source: str
+    nodes: list[Node]
+    inputs: pd.DataFrame
+    published: pd.DataFrame | None = None
+
+
+@dataclass
+class SourcePackage:
+    """Everything one data/ folder declares."""
+
+    folder: str
+    meta: SourceMeta
+    regions: list[Region] = field(default_factory=list)
+    provinces: list[Province] = field(default_factory=list)
+    cities: list[City] = field(default_factory=list)
+    frameworks: list[Framework] = field(default_factory=list)
+    errata: list[Erratum] = field(default_factory=list)
+
+
+@dataclass
+class Catalog:
+    """All declared inputs, after loading and cross-checking."""
+
+    sources: list[SourcePackage]
+
+    @property
+    def regions(self) -> list[Region]:
+        return [r for s in self.sources for r in s.regions]
+
+    @property
+    def provinces(self) -> list[Province]:
+        return [p for s in self.sources for p in s.provinces]
+
+    @property
+    def cities(self) -> list[City]:
+        return [c for s in self.sources for c in s.cities]
+
+    @property
+    def frameworks(self) -> list[Framework]:
+        return [f for s in self.sources for f in s.frameworks]

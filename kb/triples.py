@@ -1,0 +1,338 @@
+"""Models → RDF: N-Quads text, one named graph per source, plus the columnar observation copy.
+
+Small tables are written statement by statement; observation tables set-wise with pandas so
+that a million observations take seconds, not minutes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pandas as pd
+
+from kb import namespaces as ns
+from kb.models import Catalog, Erratum, Framework, Node, SourcePackage
+from kb.nquads import (
+    QuadSink,
+    column_quads,
+    decimal,
+    decimal_column,
+    integer,
+    integer_column,
+    iri,
+    lit,
+    string_column,
+)
+
+T = iri(ns.RDF + "type")
+PREF = iri(ns.SKOS + "prefLabel")
+ALT = iri(ns.SKOS + "altLabel")
+XSD = ns.XSD
+
+OBS_FRAME_COLUMNS = ["obs", "graph", "dataset", "framework", "place", "concept", "value", "rank"]
+"""Columns of the columnar copy: IRIs as strings, value float64, rank Int64."""
+
+
+def P(prefix_ns: str, local: str) -> str:
+    return iri(prefix_ns + local)
+
+
+def _labels(sink: QuadSink, s: str, zh: str, en: str, g: str) -> None:
+    if zh:
+        sink.add(s, PREF, lit(zh, lang="zh"), g)
+    if en:
+        sink.add(s, PREF, lit(en, lang="en"), g)
+
+
+def _year(text: str) -> str:
+    """``"2024"`` → xsd:gYear, ``"2025.6"`` → xsd:gYearMonth ``2025-06``."""
+    if "." in text:
+        y, m = text.split(".")
+        return lit(f"{y}-{int(m):02d}", datatype=XSD + "gYearMonth")
+    return lit(text, datatype=XSD + "gYear")
+
+
+@dataclass
+class Built:
+    """The RDF of a catalog: N-Quads per named graph, and the observations as a frame."""
+
+    nquads: dict[str, str]
+    observations: pd.DataFrame
+
+    @property
+    def quad_count(self) -> int:
+        return sum(t.count(" .\n") for t in self.nquads.values())
+
+
+def build_rdf(catalog: Catalog) -> Built:
+    graphs: dict[str, str] = {}
+    frames: list[pd.DataFrame] = []
+    for pkg in catalog.sources:
+        g = ns.graph_source(pkg.meta.id)
+        sink = QuadSink()
+        _source(sink, pkg, iri(g))
+        _places(sink, pkg, iri(g))
+        for fw in pkg.frameworks:
+            frames.extend(_framework(sink, pkg, fw, iri(g)))
+        _errata(sink, pkg, iri(g))
+        graphs[g] = sink.text()
+    obs = pd.concat(frames, ignore_index=True) if frames else empty_observations()
+    return Built(graphs, obs)
+
+
+def empty_observations() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in OBS_FRAME_COLUMNS}).astype(
+        {"value": "float64", "rank": "Int64"}
+    )
+
+
+def _source(sink: QuadSink, pkg: SourcePackage, g: str) -> None:
+    m = pkg.meta
+    if m.is_report:
+        s = iri(ns.source(m.id))
+        sink.typed(s, P(ns.KB, "Report"), g)
+        sink.typed(s, P(ns.KB, "Source"), g)
+        if m.title_zh:
+            sink.add(s, P(ns.DCTERMS, "title"), lit(m.title_zh, lang="zh"), g)
+        if m.title_en:
+            sink.add(s, P(ns.DCTERMS, "title"), lit(m.title_en, lang="en"), g)
+        _labels(sink, s, m.title_zh, m.title_en, g)
+        if m.issued:
+            sink.add(s, P(ns.DCTERMS, "issued"), _year(m.issued), g)
+        for edition, file in sorted(m.seeds.items()):
+            sink.add(s, P(ns.KB, "seedText"), lit(f"{edition}: {file}"), g)
+        for pub in m.publishers:
+            o = iri(ns.org(pub.id))
+            sink.add(s, P(ns.DCTERMS, "publisher"), o, g)
+            sink.typed(o, P(ns.SCHEMA, "Organization"), g)
+            _labels(sink, o, pub.name_zh, pub.name_en, g)
+    for ds in m.data_sources:
+        s = iri(ns.source(ds.id))
+        sink.typed(s, P(ns.KB, "DataSource"), g)
+        sink.typed(s, P(ns.KB, "Source"), g)
+        _labels(sink, s, ds.name_zh, ds.name_en, g)
+        if ds.name_zh:
+            sink.add(s, P(ns.DCTERMS, "title"), lit(ds.name_zh, lang="zh"), g)
+        if ds.name_en:
+            sink.add(s, P(ns.DCTERMS, "title"), lit(ds.name_en, lang="en"), g)
+        if m.is_report:
+            sink.add(s, P(ns.PROV, "hadPrimarySource"), iri(ns.source(m.id)), g)
+        _lines(sink, s, ds.line, ds.line_en, g)
+    for ref in m.sources:
+        s = iri(ns.source(ref.id))
+        sink.typed(s, P(ns.KB, "Source"), g)
+        _labels(sink, s, ref.title_zh, ref.title_en, g)
+        if ref.title_zh:
+            sink.add(s, P(ns.DCTERMS, "title"), lit(ref.title_zh, lang="zh"), g)
+        if ref.title_en:
+            sink.add(s, P(ns.DCTERMS, "title"), lit(ref.title_en, lang="en"), g)
+        if ref.publisher:
+            sink.add(s, P(ns.DCTERMS, "creator"), lit(ref.publisher), g)
+        if ref.issued:
+            sink.add(s, P(ns.DCTERMS, "issued"), _year(ref.issued), g)
+        if ref.note:
+            sink.add(s, P(ns.RDFS, "comment"), lit(ref.note, lang="en"), g)
+
+
+def _lines(sink: QuadSink, s: str, line: int | None, line_en: int | None, g: str) -> None:
+    if line is not None:
+        sink.add(s, P(ns.KB, "sourceLine"), integer(line), g)
+    if line_en is not None:
+        sink.add(s, P(ns.KB, "sourceLineEn"), integer(line_en), g)
+
+
+def _places(sink: QuadSink, pkg: SourcePackage, g: str) -> None:
+    within = P(ns.SCHEMA, "containedInPlace")
+    src = P(ns.DCTERMS, "source")
+    for r in pkg.regions:
+        s = iri(ns.place("region", r.id))
+        sink.typed(s, P(ns.KB, "Region"), g)
+        _labels(sink, s, r.name_zh, r.name_en, g)
+        if r.cite:
+            sink.add(s, src, iri(ns.source(r.cite)), g)
+    for p in pkg.provinces:
+        s = iri(ns.place("province", p.id))
+        sink.typed(s, P(ns.KB, "Province"), g)
+        _labels(sink, s, p.name_zh, p.name_en, g)
+        sink.add(s, P(ns.DCTERMS, "type"), lit(p.kind), g)
+        if p.region:
+            sink.add(s, within, iri(ns.place("region", p.region)), g)
+        if p.cite:
+            sink.add(s, src, iri(ns.source(p.cite)), g)
+    for c in pkg.cities:
+        s = iri(ns.place("city", c.id))
+        sink.typed(s, P(ns.KB, "City"), g)
+        _labels(sink, s, c.name_zh, c.name_en, g)
+        sink.add(s, ALT, lit(c.name_zh + "市", lang="zh"), g)
+        sink.add(s, within, iri(ns.place("province", c.province)), g)
+        if c.cite:
+            sink.add(s, src, iri(ns.source(c.cite)), g)
+
+
+_LEVEL_CLASS = {"dimension": "Dimension", "variable": "Variable", "indicator": "Indicator"}
+
+
+def _framework(sink: QuadSink, pkg: SourcePackage, fw: Framework, g: str) -> list[pd.DataFrame]:
+    m = fw.meta
+    f = iri(ns.framework(m.id))
+    report = iri(ns.source(pkg.meta.id))
+    sink.typed(f, P(ns.KB, "Framework"), g)
+    sink.typed(f, P(ns.SKOS, "ConceptScheme"), g)
+    sink.typed(f, P(ns.DCAT, "Dataset"), g)
+    _labels(sink, f, m.name_zh, m.name_en, g)
+    sink.add(f, P(ns.DCTERMS, "issued"), _year(m.issued), g)
+    sink.add(f, P(ns.DCAT, "version"), lit(m.version), g)
+    sink.add(f, P(ns.DCTERMS, "source"), report, g)
+    sink.add(f, P(ns.KB, "method"), iri(ns.method(m.method.aggregate)), g)
+    sink.add(f, P(ns.KB, "rankMethod"), iri(ns.method(m.method.rank + "-rank")), g)
+    if m.method.name_zh or m.method.name_en:
+        sink.add(f, P(ns.KB, "methodName"), lit(m.method.name_zh, lang="zh"), g)
+        sink.add(f, P(ns.KB, "methodName"), lit(m.method.name_en, lang="en"), g)
+    if m.method.parameters:
+        sink.add(f, P(ns.KB, "parameters"),
+                 lit(json.dumps(m.method.parameters, ensure_ascii=False, sort_keys=True)), g)
+    _lines(sink, f, m.method.line, m.method.line_en, g)
+    for pub in m.publishers:
+        sink.add(f, P(ns.DCTERMS, "publisher"), iri(ns.org(pub)), g)
+    for n in fw.nodes:
+        _node(sink, fw, n, report, g)
+
+    concepts = {n.id: ns.node(m.id, n.id) for n in fw.nodes} | {"total": ns.framework(m.id)}
+    labels = {n.id: n for n in fw.nodes}
+    frames = [
+        _dataset(sink, pkg, fw, "inputs", "InputDataSet", fw.inputs, concepts, labels, g)
+    ]
+    if fw.published is not None:
+        frames.append(_dataset(sink, pkg, fw, "published", "PublishedDataSet", fw.published,
+                               concepts, labels, g))
+    return frames
+
+
+def _node(sink: QuadSink, fw: Framework, n: Node, report: str, g: str) -> None:
+    m = fw.meta
+    s = iri(ns.node(m.id, n.id))
+    f = iri(ns.framework(m.id))
+    for cls in (_LEVEL_CLASS[n.level], "FrameworkNode"):
+        sink.typed(s, P(ns.KB, cls), g)
+    sink.typed(s, P(ns.SKOS, "Concept"), g)
+    _labels(sink, s, n.name_zh, n.name_en, g)
+    sink.add(s, P(ns.SKOS, "inScheme"), f, g)
+    if n.parent is None:
+        sink.add(s, P(ns.SKOS, "topConceptOf"), f, g)
+        sink.add(f, P(ns.SKOS, "hasTopConcept"), s, g)
+    else:
+        sink.add(s, P(ns.SKOS, "broader"), iri(ns.node(m.id, n.parent)), g)
+    sink.add(s, P(ns.KB, "order"), integer(n.order), g)
+    if n.data_year:
+        sink.add(s, P(ns.KB, "dataYear"), _year(n.data_year), g)
+    for ds in n.data_source:
+        sink.add(s, P(ns.DCTERMS, "source"), iri(ns.source(ds)), g)
+    direction = n.direction if n.direction is not None else m.default_direction
+    weight = n.weight if n.weight is not None else m.default_weight
+    sink.add(s, P(ns.KB, "direction"), integer(direction), g)
+    sink.add(s, P(ns.KB, "weight"), decimal(weight), g)
+    if n.line is not None or n.line_en is not None:
+        sink.add(s, P(ns.PROV, "hadPrimarySource"), report, g)
+        _lines(sink, s, n.line, n.line_en, g)
+
+
+def _dataset(
+    sink: QuadSink, pkg: SourcePackage, fw: Framework, name: str, cls: str, df: pd.DataFrame,
+    concepts: dict[str, str], nodes: dict[str, Node], g: str,
+) -> pd.DataFrame:
+    m = fw.meta
+    d = ns.dataset(m.id, name)
+    sink.typed(iri(d), P(ns.KB, cls), g)
+    sink.typed(iri(d), P(ns.QB, "DataSet"), g)
+    sink.add(iri(d), P(ns.KB, "framework"), iri(ns.framework(m.id)), g)
+    sink.add(iri(d), P(ns.PROV, "hadPrimarySource"), iri(ns.source(pkg.meta.id)), g)
+    title = {"inputs": "input values", "published": "published scores and ranks"}[name]
+    sink.add(iri(d), P(ns.DCTERMS, "title"), lit(f"{m.name_en}: {title}", lang="en"), g)
+
+    obs_iri = ns.ID + "obs/" + m.id + "/" + name + "/" + df["place"] + "/" + df["concept"]
+    s = "<" + obs_iri + ">"
+    period = lit(m.period, datatype=XSD + "gYear")
+    const = {
+        T: iri(ns.QB + "Observation"),
+        P(ns.QB, "dataSet"): iri(d),
+        P(ns.SDMX_DIM, "refPeriod"): period,
+        P(ns.PROV, "hadPrimarySource"): iri(ns.source(pkg.meta.id)),
+    }
+    for p, o in const.items():
+        sink.extend_lines(s + f" {p} {o} {g} .\n")
+    sink.extend_lines(column_quads(s, P(ns.SDMX_DIM, "refArea"),
+                                   "<" + ns.ID + "city/" + df["place"] + ">", g))
+    concept_iri = df["concept"].map(concepts)
+    sink.extend_lines(column_quads(s, P(ns.KB, "concept"), "<" + concept_iri + ">", g))
+    sink.extend_lines(column_quads(s, P(ns.SDMX_MEASURE, "obsValue"),
+                                   decimal_column(df["value"]), g))
+    sink.extend_lines(column_quads(s, P(ns.KB, "rank"), integer_column(df["rank"]), g))
+    sink.extend_lines(column_quads(s, P(ns.KB, "sourceTable"), string_column(df["table"]), g))
+    sink.extend_lines(column_quads(s, P(ns.KB, "sourceLine"), integer_column(df["line"]), g))
+    sink.extend_lines(column_quads(s, P(ns.KB, "sourceLineEn"),
+                                   integer_column(df["line_en"]), g))
+    citation = _citation(pkg, df, nodes)
+    sink.extend_lines(column_quads(s, P(ns.DCTERMS, "bibliographicCitation"),
+                                   string_column(citation), g))
+    return pd.DataFrame({
+        "obs": obs_iri,
+        "graph": g.strip("<>"),
+        "dataset": d,
+        "framework": ns.framework(m.id),
+        "place": ns.ID + "city/" + df["place"],
+        "concept": concept_iri,
+        "value": df["value"].astype("float64"),
+        "rank": df["rank"].astype("Int64"),
+    })
+
+
+def _citation(pkg: SourcePackage, df: pd.DataFrame, nodes: dict[str, Node]) -> pd.Series:
+    """Readable citation: report, table, and the line in each edition's text."""
+    meta = pkg.meta
+    table = df["table"].map(
+        lambda t: f"{nodes[t].name_zh} / {nodes[t].name_en}" if t in nodes else t
+    )
+    text = (meta.title_zh or meta.title_en) + ", " + table
+    zh, en = meta.seeds.get("zh", "zh"), meta.seeds.get("en", "en")
+    line = df["line"].astype("string")
+    line_en = df["line_en"].astype("string")
+    text = text + (", " + zh + " line " + line).fillna("")
+    text = text + ("; " + en + " line " + line_en).fillna("")
+    return text
+
+
+def _errata(sink: QuadSink, pkg: SourcePackage, g: str) -> None:
+    fws = {fw.meta.id: fw for fw in pkg.frameworks}
+    for e in pkg.errata:
+        s = iri(ns.erratum(pkg.meta.id, e.id))
+        sink.typed(s, P(ns.KB, "Erratum"), g)
+        if e.printed is not None:
+            sink.add(s, P(ns.KB, "printedValue"), lit(e.printed), g)
+        if e.printed_en is not None:
+            sink.add(s, P(ns.KB, "printedValueEn"), lit(e.printed_en), g)
+        sink.add(s, P(ns.KB, "usedValue"), lit(e.used), g)
+        sink.add(s, P(ns.KB, "reason"), lit(e.reason, lang="en"), g)
+        sink.add(s, P(ns.KB, "edition"), lit(e.edition), g)
+        sink.add(s, P(ns.PROV, "hadPrimarySource"), iri(ns.source(pkg.meta.id)), g)
+        if e.table:
+            sink.add(s, P(ns.KB, "sourceTable"), lit(e.table), g)
+        _lines(sink, s, e.line, e.line_en, g)
+        for target in touched(e, fws):
+            sink.add(s, P(ns.KB, "touches"), iri(target), g)
+
+
+def touched(e: Erratum, fws: dict[str, Framework]) -> list[str]:
+    """IRIs an erratum corrects: the observation of its city and concept, else the concept."""
+    out: list[str] = []
+    for fw_id, fw in fws.items():
+        levels = {n.id: n.level for n in fw.nodes}
+        if e.concept is None or (e.concept not in levels and e.concept != "total"):
+            continue
+        if e.city is None:
+            out.append(ns.framework(fw_id) if e.concept == "total" else ns.node(fw_id, e.concept))
+        elif levels.get(e.concept) == fw.meta.inputs.level:
+            out.append(ns.observation(fw_id, "inputs", e.city, e.concept))
+        elif fw.published is not None:
+            out.append(ns.observation(fw_id, "published", e.city, e.concept))
+    return out

@@ -1,0 +1,72 @@
+"""Scoring by walking the graph: sums, competition ranks, PROV-O, determinism."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import shutil
+
+import pandas as pd
+import pyoxigraph as ox
+
+from kb import namespaces as ns
+from kb.scoring import competition_rank, score
+from kb.sparql import select, to_frame
+from kb.store import BuildDir, current_build, open_store, read_observations
+
+
+def test_competition_rank_shares_and_skips() -> None:
+    values = pd.Series([10.0, 12.0, 12.0, 9.0, 10.0])
+    groups = pd.Series(["a"] * 5)
+    assert competition_rank(values, groups).tolist() == [3, 1, 1, 5, 3]
+
+
+def test_mini_scores_are_sums_with_ranks(mini_home: Path) -> None:
+    b = current_build(mini_home)
+    obs = read_observations(b, framework=ns.framework("toy-2025"))
+    run = obs[obs["dataset"].str.contains("/run-")]
+    by = run.set_index(["place", "concept"])["value"]
+    eco = ns.node("toy-2025", "economy")
+    assert by[(ns.place("city", "shenzhen"), eco)] == 7
+    assert by[(ns.place("city", "nanjing"), ns.framework("toy-2025"))] == 10
+    ranks = run.set_index(["place", "concept"])["rank"]
+    assert ranks[(ns.place("city", "chengdu"), eco)] == 3  # 7, 7, 4 → 1, 1, 3
+
+
+def test_run_is_recorded_with_prov(mini_home: Path) -> None:
+    store = open_store(current_build(mini_home))
+    rows = to_frame(store, """
+        SELECT ?run ?method ?version ?params ?used ?start WHERE {
+          ?run a kb:ScoringRun , prov:Activity ; kb:method ?method ; kb:softwareVersion ?version ;
+               kb:parameters ?params ; prov:used ?used ; prov:startedAtTime ?start .
+        }""")
+    assert len(rows) == 1
+    assert rows.loc[0, "method"] == ns.method("sum")
+    assert rows.loc[0, "used"] == ns.dataset("toy-2025", "inputs")
+    # each dimension score derives from its variables' input observations
+    derived = select(store, """
+        SELECT ?dim ?city ?input WHERE {
+          ?o kb:concept ?dim ; sdmx-dimension:refArea ?city ; prov:wasDerivedFrom ?input ;
+             prov:wasGeneratedBy ?run .
+        }""", {"dim": ox.NamedNode(ns.node("toy-2025", "economy")),
+               "city": ox.NamedNode(ns.place("city", "shenzhen"))})
+    assert {r["input"].value for r in derived} == {  # type: ignore[union-attr]
+        ns.observation("toy-2025", "inputs", "shenzhen", "gdp"),
+        ns.observation("toy-2025", "inputs", "shenzhen", "growth"),
+    }
+
+
+def test_scoring_twice_gives_identical_scores(mini_home: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(current_build(mini_home).path, copy)
+    cb = BuildDir(copy)
+    store = open_store(cb, write=True)
+    first = score(store, cb, ns.framework("toy-2025"))
+    second = score(store, cb, ns.framework("toy-2025"))
+    assert first.run == second.run
+    cols = ["obs", "place", "concept", "value", "rank"]
+    a = first.scores[cols].sort_values("obs", ignore_index=True)
+    c = second.scores[cols].sort_values("obs", ignore_index=True)
+    pd.testing.assert_frame_equal(a, c)
+    n = select(store, "SELECT (COUNT(*) AS ?n) WHERE { ?r a kb:ScoringRun }")
+    assert n[0]["n"].value == "1"  # type: ignore[union-attr]  # the rerun replaced, not added
