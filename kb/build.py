@@ -8,6 +8,7 @@ discards the new build; the previous knowledge base stays as it was.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import os
 import time
@@ -120,4 +121,5 @@ def _fill(
             raise BuildError(result.problems)
     store.flush()
     del store
+    gc.collect()  # release the store's lock now: query results can keep it alive in cycles
     return report

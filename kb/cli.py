@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -34,7 +34,7 @@ _EXIT_BY_PREFIX = {"KB04": EXIT_STORE, "KB06": EXIT_STORE, "KB05": EXIT_USAGE,
                    "KB02": EXIT_DATA, "KB03": EXIT_DATA, "KB00": EXIT_DATA, "KB01": EXIT_DATA}
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
@@ -303,3 +303,7 @@ def version() -> None:
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

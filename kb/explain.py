@@ -51,16 +51,20 @@ class Step:
                 "details": self.details, "children": [c.to_dict() for c in self.children]}
 
 
-def _num(v: object) -> float | None:
-    return None if v is None or pd.isna(v) else float(v)  # type: ignore[arg-type]
+def _missing(v: Any) -> bool:
+    return v is None or v is pd.NA or (isinstance(v, float) and v != v)
 
 
-def _int(v: object) -> int | None:
-    return None if v is None or pd.isna(v) else int(v)  # type: ignore[call-overload]
+def _num(v: Any) -> float | None:
+    return None if _missing(v) else float(v)
 
 
-def _s(v: object) -> str:
-    return "" if v is None or pd.isna(v) else str(v)  # type: ignore[arg-type]
+def _int(v: Any) -> int | None:
+    return None if _missing(v) else int(v)
+
+
+def _s(v: Any) -> str:
+    return "" if _missing(v) else str(v)
 
 
 def _erratum(row: pd.Series) -> Step:

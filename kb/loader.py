@@ -126,7 +126,8 @@ def read_csv(
         return None
     df = df.apply(lambda col: col.str.strip())
     df["row"] = range(2, len(df) + 2)
-    return df
+    out: pd.DataFrame = df
+    return out
 
 
 def _records(
@@ -135,7 +136,7 @@ def _records(
 ) -> list[M]:
     out: list[M] = []
     for rec in df.to_dict("records"):
-        clean = {k: v for k, v in rec.items() if v != ""}
+        clean: dict[str, Any] = {str(k): v for k, v in rec.items() if v != ""}
         if convert:
             clean = convert(clean)
         item = _validate(model, clean, problems, file, int(rec["row"]))
@@ -243,17 +244,20 @@ def load_source(folder: Path, problems: Problems, root: Path) -> SourcePackage |
     if meta is None:
         return None
     pkg = SourcePackage(folder=folder.name, meta=meta)
-    tables: list[tuple[str, type[BaseModel], list[str], str]] = [
-        ("regions.csv", Region, ["id", "name_zh", "name_en"], "regions"),
-        ("provinces.csv", Province, ["id", "name_zh", "name_en", "kind", "region"], "provinces"),
-        ("cities.csv", City, ["id", "name_zh", "name_en", "province"], "cities"),
+    tables: list[tuple[str, type[BaseModel], list[str], str, str]] = [
+        ("regions.csv", Region, ["id", "name_zh", "name_en"], "regions", "region"),
+        ("provinces.csv", Province, ["id", "name_zh", "name_en", "kind", "region"], "provinces",
+         "province"),
+        ("cities.csv", City, ["id", "name_zh", "name_en", "province"], "cities", "city"),
     ]
-    for name, model, required, attr in tables:
+    for name, model, required, attr, what in tables:
         path = folder / name
         if path.exists():
             df = read_csv(path, problems, root, required)
             if df is not None:
-                setattr(pkg, attr, _records(df, model, problems, _rel(path, root)))
+                items = _records(df, model, problems, _rel(path, root))
+                _duplicates(items, what, problems, _rel(path, root))
+                setattr(pkg, attr, items)
     if (folder / "framework.yaml").exists():
         fw = _load_framework(folder, read_yaml(folder / "framework.yaml", problems, root),
                              meta.id, problems, root)

@@ -55,7 +55,8 @@ def sparql_prefixes() -> str:
 
 
 def slugify(text: str) -> str:
-    """Lowercase ASCII slug: ``"Xi'an"`` → ``"xian"``, ``"Green and low-carbon"`` → ``"green-and-low-carbon"``."""
+    """Lowercase ASCII slug: ``"Xi'an"`` → ``"xian"``, ``"Green and low-carbon"`` →
+    ``"green-and-low-carbon"``."""
     text = text.lower().replace("'", "").replace("’", "")
     return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
 

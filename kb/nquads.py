@@ -16,6 +16,11 @@ def iri(value: str) -> str:
     return f"<{value}>"
 
 
+def P(namespace: str, local: str) -> str:
+    """An IRI term from a namespace and a local name: ``P(ns.KB, "City")``."""
+    return f"<{namespace}{local}>"
+
+
 def lit(value: object, *, lang: str | None = None, datatype: str | None = None) -> str:
     """A literal: strings escaped; a language tag or an XSD datatype."""
     text = str(value).translate(_ESCAPES)

@@ -27,3 +27,9 @@ def ontology_dir() -> Path:
 
 def queries_dir() -> Path:
     return _folder("CITYKB_QUERIES", "queries")
+
+
+def seeds_dir() -> Path:
+    """The seed report texts data/ cites (``CITYKB_SEEDS``, default ``../shared/seeds``)."""
+    value = os.environ.get("CITYKB_SEEDS")
+    return Path(value) if value else PROJECT_ROOT.parent / "shared" / "seeds"

@@ -23,7 +23,7 @@ import pyoxigraph as ox
 from kb import __version__
 from kb import namespaces as ns
 from kb.errors import KbError
-from kb.nquads import QuadSink, column_quads, decimal_column, integer_column, iri, lit
+from kb.nquads import P, QuadSink, column_quads, decimal_column, integer_column, iri, lit
 from kb.sparql import select
 from kb.store import BuildDir, read_observations, remove_columnar, write_columnar
 
@@ -186,7 +186,6 @@ def _run_nquads(
     g = iri(graph)
     run = iri(ns.run(rid))
     sink = QuadSink()
-    P = lambda base, local: iri(base + local)  # noqa: E731
     sink.typed(run, P(ns.KB, "ScoringRun"), g)
     sink.typed(run, P(ns.PROV, "Activity"), g)
     sink.add(run, P(ns.KB, "framework"), iri(framework), g)

@@ -25,7 +25,9 @@ def solutions(
     ``bindings`` are substituted as RDF terms (SPARQL SEP-0007), never pasted into the query
     text; a bound variable must appear in the SELECT clause.
     """
-    subs = {ox.Variable(k): v for k, v in (bindings or {}).items()}
+    subs: dict[ox.Variable, ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple] = {
+        ox.Variable(k): v for k, v in (bindings or {}).items()
+    }
     try:
         result = store.query(query, prefixes=PREFIXES, use_default_graph_as_union=True,
                              substitutions=subs or None)

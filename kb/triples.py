@@ -14,6 +14,7 @@ import pandas as pd
 from kb import namespaces as ns
 from kb.models import Catalog, Erratum, Framework, Node, SourcePackage
 from kb.nquads import (
+    P,
     QuadSink,
     column_quads,
     decimal,
@@ -32,10 +33,6 @@ XSD = ns.XSD
 
 OBS_FRAME_COLUMNS = ["obs", "graph", "dataset", "framework", "place", "concept", "value", "rank"]
 """Columns of the columnar copy: IRIs as strings, value float64, rank Int64."""
-
-
-def P(prefix_ns: str, local: str) -> str:
-    return iri(prefix_ns + local)
 
 
 def _labels(sink: QuadSink, s: str, zh: str, en: str, g: str) -> None:

@@ -29,6 +29,7 @@ class ShapeResult:
 def union_graph(store: ox.Store) -> rdflib.Graph:
     """All triples of all named graphs as one rdflib graph."""
     triples = store.query(UNION, use_default_graph_as_union=True)
+    assert isinstance(triples, ox.QueryTriples)
     data = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES)
     g = rdflib.Graph()
     g.parse(data=data, format="nt")

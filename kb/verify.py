@@ -50,7 +50,7 @@ class Verification:
 
 def latest_run_dataset(obs: pd.DataFrame, framework: str) -> str:
     prefix = ns.dataset(ns.local_name(framework), "run-")
-    runs = sorted(d for d in obs["dataset"].unique() if d.startswith(prefix))
+    runs = sorted(str(d) for d in obs["dataset"].unique() if str(d).startswith(prefix))
     if not runs:
         raise KbError("KB060", f"no scoring run for {framework}; run `kb build` (or `kb score`)")
     if len(runs) > 1:

@@ -9,13 +9,11 @@ from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
+from tests_support import FIXTURES
 
 from kb import paths
 from kb.build import build
 from kb.store import BuildDir, current_build, open_store
-
-FIXTURES = Path(__file__).parent / "fixtures"
-SEEDS = paths.PROJECT_ROOT.parent / "shared" / "seeds"
 
 
 @pytest.fixture(scope="session")
@@ -55,7 +53,3 @@ def mini_copy(tmp_path: Path) -> Path:
     target = tmp_path / "mini"
     shutil.copytree(FIXTURES / "mini", target)
     return target
-
-
-def seeds_available() -> bool:
-    return SEEDS.is_dir()

@@ -22,7 +22,7 @@ FW = "coo2025"
 
 def _points(data: Path) -> Path:
     meta = yaml.safe_load((data / FW / "framework.yaml").read_text(encoding="utf-8"))
-    return data / FW / meta["inputs"]["file"]
+    return data / FW / str(meta["inputs"]["file"])
 
 
 def _edit_csv(path: Path, fn: Callable[[pd.DataFrame], pd.DataFrame]) -> None:
