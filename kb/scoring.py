@@ -167,7 +167,7 @@ def score(store: ox.Store, build: BuildDir, framework: str) -> RunResult:
     text = _run_nquads(framework, tree, rid, graph, dataset, scores, derivations, started, ended)
     if ox.NamedNode(graph) in set(store.named_graphs()):
         store.remove_graph(ox.NamedNode(graph))
-    store.load(text, ox.RdfFormat.N_QUADS)
+    store.bulk_load(text.encode("utf-8"), ox.RdfFormat.N_QUADS)
     store.flush()
     frame = pd.DataFrame({
         "obs": scores["obs"], "graph": graph, "dataset": dataset, "framework": framework,
