@@ -42,6 +42,14 @@ def _labels(sink: QuadSink, s: str, zh: str, en: str, g: str) -> None:
         sink.add(s, PREF, lit(en, lang="en"), g)
 
 
+def _titles(sink: QuadSink, s: str, zh: str, en: str, g: str) -> None:
+    """A source's title in each language, as dcterms:title and as its skos:prefLabel."""
+    _labels(sink, s, zh, en, g)
+    for text, lang in ((zh, "zh"), (en, "en")):
+        if text:
+            sink.add(s, P(ns.DCTERMS, "title"), lit(text, lang=lang), g)
+
+
 def _year(text: str) -> str:
     """``"2024"`` → xsd:gYear, ``"2025.6"`` → xsd:gYearMonth ``2025-06``."""
     if "." in text:
@@ -90,11 +98,7 @@ def _source(sink: QuadSink, pkg: SourcePackage, g: str) -> None:
         s = iri(ns.source(m.id))
         sink.typed(s, P(ns.KB, "Report"), g)
         sink.typed(s, P(ns.KB, "Source"), g)
-        if m.title_zh:
-            sink.add(s, P(ns.DCTERMS, "title"), lit(m.title_zh, lang="zh"), g)
-        if m.title_en:
-            sink.add(s, P(ns.DCTERMS, "title"), lit(m.title_en, lang="en"), g)
-        _labels(sink, s, m.title_zh, m.title_en, g)
+        _titles(sink, s, m.title_zh, m.title_en, g)
         if m.issued:
             sink.add(s, P(ns.DCTERMS, "issued"), _year(m.issued), g)
         for edition, file in sorted(m.seeds.items()):
@@ -108,22 +112,14 @@ def _source(sink: QuadSink, pkg: SourcePackage, g: str) -> None:
         s = iri(ns.source(ds.id))
         sink.typed(s, P(ns.KB, "DataSource"), g)
         sink.typed(s, P(ns.KB, "Source"), g)
-        _labels(sink, s, ds.name_zh, ds.name_en, g)
-        if ds.name_zh:
-            sink.add(s, P(ns.DCTERMS, "title"), lit(ds.name_zh, lang="zh"), g)
-        if ds.name_en:
-            sink.add(s, P(ns.DCTERMS, "title"), lit(ds.name_en, lang="en"), g)
+        _titles(sink, s, ds.name_zh, ds.name_en, g)
         if m.is_report:
             sink.add(s, P(ns.PROV, "hadPrimarySource"), iri(ns.source(m.id)), g)
         _lines(sink, s, ds.line, ds.line_en, g)
     for ref in m.sources:
         s = iri(ns.source(ref.id))
         sink.typed(s, P(ns.KB, "Source"), g)
-        _labels(sink, s, ref.title_zh, ref.title_en, g)
-        if ref.title_zh:
-            sink.add(s, P(ns.DCTERMS, "title"), lit(ref.title_zh, lang="zh"), g)
-        if ref.title_en:
-            sink.add(s, P(ns.DCTERMS, "title"), lit(ref.title_en, lang="en"), g)
+        _titles(sink, s, ref.title_zh, ref.title_en, g)
         if ref.publisher:
             sink.add(s, P(ns.DCTERMS, "creator"), lit(ref.publisher), g)
         if ref.issued:

@@ -30,12 +30,17 @@ def _edit_csv(path: Path, fn: Callable[[pd.DataFrame], pd.DataFrame]) -> None:
     fn(df).to_csv(path, index=False)
 
 
-def unknown_city(data: Path) -> tuple[str, int]:
+def _set_point_cell(data: Path, index: int, column: str, value: str) -> int:
+    """Overwrite one cell of the input points file; return its row number (header = 1)."""
     def f(df: pd.DataFrame) -> pd.DataFrame:
-        df.loc[4, "city"] = "atlantis"
+        df.loc[index, column] = value
         return df
     _edit_csv(_points(data), f)
-    return "KB020", 6
+    return index + 2
+
+
+def unknown_city(data: Path) -> tuple[str, int]:
+    return "KB020", _set_point_cell(data, 4, "city", "atlantis")
 
 
 def duplicate_id(data: Path) -> tuple[str, int]:
@@ -57,19 +62,11 @@ def variable_without_dimension(data: Path) -> tuple[str, int]:
 
 
 def non_numeric_points(data: Path) -> tuple[str, int]:
-    def f(df: pd.DataFrame) -> pd.DataFrame:
-        df.loc[10, "points"] = "五十"
-        return df
-    _edit_csv(_points(data), f)
-    return "KB004", 12
+    return "KB004", _set_point_cell(data, 10, "points", "五十")
 
 
 def out_of_range_points(data: Path) -> tuple[str, int]:
-    def f(df: pd.DataFrame) -> pd.DataFrame:
-        df.loc[20, "points"] = "61"
-        return df
-    _edit_csv(_points(data), f)
-    return "KB005", 22
+    return "KB005", _set_point_cell(data, 20, "points", "61")
 
 
 CASES = [unknown_city, duplicate_id, variable_without_dimension, non_numeric_points,
