@@ -7,6 +7,7 @@ Small tables are validated row by row with pydantic; observation tables set-wise
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -18,16 +19,22 @@ from pydantic import BaseModel, ValidationError
 
 from kb.errors import BuildError, Problem
 from kb.models import (
+    CallSpec,
     Catalog,
     City,
+    Cluster,
+    ClusterMember,
+    County,
     Erratum,
     Framework,
     FrameworkMeta,
     Node,
+    OtherPlace,
     Province,
     Region,
     SourceMeta,
     SourcePackage,
+    WeightSetRow,
 )
 
 M = TypeVar("M", bound=BaseModel)
@@ -160,7 +167,29 @@ def _duplicates(items: Iterable[Any], what: str, problems: Problems, file: str) 
 def _node_record(rec: dict[str, Any]) -> dict[str, Any]:
     if "data_source" in rec:
         rec["data_source"] = [s.strip() for s in rec["data_source"].split(";") if s.strip()]
+    if rec.get("direction") in ("1", "+1", "-1"):
+        rec["direction"] = int(rec["direction"])
+    for kind in ("normalise", "aggregate"):
+        params = rec.pop(f"{kind}_params", None)
+        if kind in rec:
+            try:
+                rec[kind] = {"name": rec[kind], "params": json.loads(params) if params else {}}
+            except json.JSONDecodeError as exc:
+                rec[kind] = {"name": rec[kind], "params": f"not JSON: {exc}"}
     return rec
+
+
+def _float_or_nan(text: str) -> float:
+    try:
+        return float(text) if text != "" else float("nan")
+    except ValueError:
+        return float("nan")
+
+
+def parse_float(values: pd.Series) -> pd.Series:
+    """Text → float64, correctly rounded (pandas' own CSV and to_numeric parsers can be off by
+    one unit in the last place); unparsable text → NaN."""
+    return values.map(_float_or_nan).astype("float64")
 
 
 def _read_observations(
@@ -168,17 +197,24 @@ def _read_observations(
     rank: str | None,
 ) -> pd.DataFrame | None:
     """Read an observation table into the canonical columns of :data:`OBS_COLUMNS`."""
-    required = [place, concept, value, "table", "line", "line_en"] + ([rank] if rank else [])
+    required = [concept, value, "table", "line", "line_en"] + ([rank] if rank else [])
     df = read_csv(path, problems, root, required)
     if df is None:
         return None
     file = _rel(path, root)
+    if "place" in df.columns:
+        places = df["place"]
+    elif place in df.columns:
+        places = "city:" + df[place]
+    else:
+        problems.add("KB003", "missing column: place (or city)", file, 1)
+        return None
     out = pd.DataFrame(
         {
-            "place": df[place],
+            "place": places,
             "concept": df[concept],
-            "value": pd.to_numeric(df[value], errors="coerce"),
-            "rank": pd.to_numeric(df[rank], errors="coerce") if rank else float("nan"),
+            "value": parse_float(df[value]),
+            "rank": parse_float(df[rank]) if rank else float("nan"),
             "table": df["table"],
             "line": pd.to_numeric(df["line"], errors="coerce"),
             "line_en": pd.to_numeric(df["line_en"], errors="coerce"),
@@ -222,6 +258,18 @@ def _load_framework(
     nodes = _records(nodes_df, Node, problems, nodes_file, _node_record)
     _duplicates(nodes, "node", problems, nodes_file)
 
+    _check_methods(meta, nodes, problems, file, nodes_file)
+    weight_sets: list[WeightSetRow] = []
+    if meta.weight_sets is not None:
+        ws = read_csv(folder / meta.weight_sets, problems, root, ["set", "node", "weight"])
+        if ws is not None:
+            ws_file = _rel(folder / meta.weight_sets, root)
+            weight_sets = _records(ws, WeightSetRow, problems, ws_file)
+            known = {n.id for n in nodes}
+            for w in weight_sets:
+                if w.node not in known:
+                    problems.add("KB021", f"weight set {w.set!r}: unknown node {w.node!r}",
+                                 ws_file, w.row)
     spec = meta.inputs
     inputs = _read_observations(folder / spec.file, problems, root, place="city",
                                 concept=spec.concept_column, value=spec.value_column, rank=None)
@@ -232,7 +280,26 @@ def _load_framework(
                                        rank="rank")
     if inputs is None:
         return None
-    return Framework(meta=meta, source=source, nodes=nodes, inputs=inputs, published=published)
+    return Framework(meta=meta, source=source, nodes=nodes, inputs=inputs, published=published,
+                     weight_sets=weight_sets)
+
+
+def _check_methods(meta: FrameworkMeta, nodes: list[Node], problems: Problems, file: str,
+                   nodes_file: str) -> None:
+    """Every method named must be in the registry."""
+    from kb import methods
+
+    def check(kind: str, call: CallSpec | None, where: str, row: int | None) -> None:
+        if call is not None and call.name not in methods.names(kind):
+            problems.add("KB004", f"unknown {kind} method {call.name!r}; known: "
+                         f"{', '.join(methods.names(kind))}", where, row)
+
+    check("normalise", meta.method.normalise, file, None)
+    check("aggregate", meta.method.aggregate, file, None)
+    check("impute", meta.method.impute, file, None)
+    for n in nodes:
+        check("normalise", n.normalise, nodes_file, n.row)
+        check("aggregate", n.aggregate, nodes_file, n.row)
 
 
 def load_source(folder: Path, problems: Problems, root: Path) -> SourcePackage | None:
@@ -249,6 +316,10 @@ def load_source(folder: Path, problems: Problems, root: Path) -> SourcePackage |
         ("provinces.csv", Province, ["id", "name_zh", "name_en", "kind", "region"], "provinces",
          "province"),
         ("cities.csv", City, ["id", "name_zh", "name_en", "province"], "cities", "city"),
+        ("counties.csv", County, ["id", "name_zh", "kind", "city", "province"], "counties",
+         "county"),
+        ("places.csv", OtherPlace, ["id", "kind", "name_en"], "places", "place"),
+        ("clusters.csv", Cluster, ["id", "name_zh", "kind"], "clusters", "cluster"),
     ]
     for name, model, required, attr, what in tables:
         path = folder / name
@@ -258,6 +329,11 @@ def load_source(folder: Path, problems: Problems, root: Path) -> SourcePackage |
                 items = _records(df, model, problems, _rel(path, root))
                 _duplicates(items, what, problems, _rel(path, root))
                 setattr(pkg, attr, items)
+    if (folder / "cluster_members.csv").exists():
+        path = folder / "cluster_members.csv"
+        df = read_csv(path, problems, root, ["cluster", "place"])
+        if df is not None:
+            pkg.members = _records(df, ClusterMember, problems, _rel(path, root))
     if (folder / "framework.yaml").exists():
         fw = _load_framework(folder, read_yaml(folder / "framework.yaml", problems, root),
                              meta.id, problems, root)
@@ -295,6 +371,7 @@ def cross_check(catalog: Catalog, problems: Problems, root: Path) -> None:
     region_ids = {r.id for r in catalog.regions}
     province_ids = {p.id for p in catalog.provinces}
     city_ids = {c.id for c in catalog.cities}
+    refs = catalog.place_refs()
     ref_ids = {r.id for pkg in catalog.sources for r in pkg.meta.sources}
     for pkg in catalog.sources:
         for p in pkg.provinces:
@@ -310,6 +387,22 @@ def cross_check(catalog: Catalog, problems: Problems, root: Path) -> None:
                 if item.cite and item.cite not in ref_ids:
                     problems.add("KB022", f"{item.id!r} cites unknown source {item.cite!r}",
                                  where(pkg.folder, f"{attr}.csv"), item.row)
+        for co in pkg.counties:
+            if co.province not in province_ids:
+                problems.add("KB020", f"county {co.id!r}: unknown province {co.province!r}",
+                             where(pkg.folder, "counties.csv"), co.row)
+            if co.city is not None and co.city not in city_ids:
+                problems.add("KB020", f"county {co.id!r}: unknown city {co.city!r}",
+                             where(pkg.folder, "counties.csv"), co.row)
+        own_clusters = {c.id for c in pkg.clusters}
+        for m in pkg.members:
+            if m.cluster not in own_clusters:
+                problems.add("KB020", f"member of unknown cluster {m.cluster!r} (a cluster's "
+                             "members are declared in the folder that defines it)",
+                             where(pkg.folder, "cluster_members.csv"), m.row)
+            if m.place not in refs:
+                problems.add("KB020", f"cluster {m.cluster!r}: unknown place {m.place!r}",
+                             where(pkg.folder, "cluster_members.csv"), m.row)
         data_sources = {d.id for d in pkg.meta.data_sources}
         for fw in pkg.frameworks:
             if fw.meta.source is not None and fw.meta.source != pkg.meta.id:
@@ -317,10 +410,10 @@ def cross_check(catalog: Catalog, problems: Problems, root: Path) -> None:
                              f"{fw.meta.source!r}, but its folder is {pkg.meta.id!r}",
                              where(pkg.folder, "framework.yaml"))
             _check_tree(fw, data_sources, problems, where(pkg.folder, "framework.csv"))
-            _check_observations(fw, fw.inputs, city_ids, problems,
+            _check_observations(fw, fw.inputs, refs, problems,
                                 where(pkg.folder, fw.meta.inputs.file), published=False)
             if fw.published is not None and fw.meta.published is not None:
-                _check_observations(fw, fw.published, city_ids, problems,
+                _check_observations(fw, fw.published, refs, problems,
                                     where(pkg.folder, fw.meta.published.file), published=True)
         concepts = {n.id for fw in pkg.frameworks for n in fw.nodes} | {"total"}
         for e in pkg.errata:
@@ -371,14 +464,15 @@ def _check_tree(fw: Framework, data_sources: set[str], problems: Problems, file:
 
 
 def _check_observations(
-    fw: Framework, df: pd.DataFrame, city_ids: set[str], problems: Problems, file: str,
+    fw: Framework, df: pd.DataFrame, refs: set[str], problems: Problems, file: str,
     *, published: bool,
 ) -> None:
     spec = fw.meta.inputs
     levels = {n.id: n.level for n in fw.nodes}
-    unknown_place = ~df["place"].isin(city_ids)
+    unknown_place = ~df["place"].isin(refs)
     for r, p in zip(df.loc[unknown_place, "row"], df.loc[unknown_place, "place"], strict=True):
-        problems.add("KB020", f"unknown city {p!r}", file, int(r))
+        kind, _, pid = str(p).partition(":")
+        problems.add("KB020", f"unknown {kind or 'place'} {pid or p!r}", file, int(r))
     concept_level = df["concept"].map(levels)
     if published:
         ok_concept = df["concept"].eq("total") | concept_level.notna()

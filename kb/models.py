@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from kb.namespaces import SLUG
 
@@ -63,6 +63,70 @@ class City(Row):
     _check_id = field_validator("id")(_slug)
 
 
+PLACE_KINDS = ("region", "province", "city", "county", "cluster", "country")
+PLACE_REF = re.compile(r"^(region|province|city|county|cluster|country):[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+def _place_ref(value: str) -> str:
+    if not PLACE_REF.match(value):
+        raise ValueError(f"{value!r} is not a place reference (kind:id, kind one of "
+                         f"{', '.join(PLACE_KINDS)})")
+    return value
+
+
+class County(Row):
+    """A county-level unit: district (市辖区), county-level city (县级市) or county (县)."""
+
+    id: Slug
+    name_zh: str = Field(min_length=1)
+    name_en: str = ""
+    kind: Literal["district", "county-level-city", "county"]
+    city: Slug | None = None
+    province: Slug
+    cite: str = ""
+
+    _check_id = field_validator("id")(_slug)
+
+
+class OtherPlace(Row):
+    """A place of another kind (a country, for frameworks that score countries)."""
+
+    id: Slug
+    kind: Literal["country"]
+    name_zh: str = ""
+    name_en: str = Field(min_length=1)
+    within: str | None = None
+    cite: str = ""
+
+    _check_id = field_validator("id")(_slug)
+
+
+class Cluster(Row):
+    """A city cluster or strategy area as one source defines it."""
+
+    id: Slug
+    name_zh: str = Field(min_length=1)
+    name_en: str = ""
+    kind: Literal["city-cluster", "strategy-area"]
+    line: int | None = Field(default=None, ge=1)
+    line_en: int | None = Field(default=None, ge=1)
+    cite: str = ""
+    note: str = ""
+
+    _check_id = field_validator("id")(_slug)
+
+
+class ClusterMember(Row):
+    cluster: Slug
+    place: str
+    line: int | None = Field(default=None, ge=1)
+    line_en: int | None = Field(default=None, ge=1)
+    cite: str = ""
+    note: str = ""
+
+    _check_place = field_validator("place")(_place_ref)
+
+
 class Citation(BaseModel):
     """Where in a report's text a statement was read: 1-based lines of each edition."""
 
@@ -79,6 +143,7 @@ class DataSource(Row):
     publisher: str = ""
     line: int | None = Field(default=None, ge=1)
     line_en: int | None = Field(default=None, ge=1)
+    note: str = ""
 
     _check_id = field_validator("id")(_slug)
 
@@ -88,6 +153,7 @@ class Publisher(BaseModel):
     id: Slug
     name_zh: str = ""
     name_en: str = ""
+    note: str = ""
 
 
 class Reference(BaseModel):
@@ -128,15 +194,32 @@ class SourceMeta(BaseModel):
         return bool(self.title_zh or self.title_en)
 
 
+class CallSpec(BaseModel):
+    """A method by registry name with its parameters; a bare string is a name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str
+    params: dict[str, Any] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+
 class MethodSpec(BaseModel):
-    """How a framework is scored: aggregation of children and ranking, as the report states it
-    (``parameters`` and the lines of the method's description in each edition)."""
+    """How a framework is scored — the defaults for its nodes: normalisation of inputs,
+    aggregation of children, imputation, coverage threshold, ranking — and the method as the
+    report states it (``parameters``, and the lines of its description in each edition)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     id: str = ""
     name_zh: str = ""
     name_en: str = ""
-    aggregate: Literal["sum"] = "sum"
+    normalise: CallSpec = CallSpec(name="none")
+    aggregate: CallSpec = CallSpec(name="sum")
+    impute: CallSpec = CallSpec(name="none")
+    threshold: float | None = Field(default=None, ge=0, le=1)
     rank: Literal["competition"] = "competition"
     parameters: dict[str, Any] = {}
     line: int | None = Field(default=None, ge=1)
@@ -175,8 +258,8 @@ class FrameworkMeta(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
     id: Slug
     source: Slug | None = None
-    name_zh: str
-    name_en: str
+    name_zh: str = ""
+    name_en: str = ""
     publishers: list[Slug] = []
     issued: str
     version: str
@@ -188,6 +271,8 @@ class FrameworkMeta(BaseModel):
     method: MethodSpec = MethodSpec()
     inputs: InputSpec
     published: PublishedSpec | None = None
+    weight_sets: str | None = None
+    """A CSV of named alternative weight sets: ``set,node,weight``."""
     unit: str = ""
 
     _check_id = field_validator("id")(_slug)
@@ -199,17 +284,25 @@ class Node(Row):
     id: Slug
     level: Level
     parent: Slug | None = None
-    name_zh: str = Field(min_length=1)
-    name_en: str = Field(min_length=1)
+    name_zh: str = ""
+    name_en: str = ""
     data_year: str | None = None
     data_source: list[Slug] = []
     direction: Literal[1, -1] | None = None
     weight: float | None = Field(default=None, ge=0)
+    normalise: CallSpec | None = None
+    aggregate: CallSpec | None = None
     line: int | None = Field(default=None, ge=1)
     line_en: int | None = Field(default=None, ge=1)
     order: int = 0
 
     _check_id = field_validator("id")(_slug)
+
+    @model_validator(mode="after")
+    def _named(self) -> Node:
+        if not (self.name_zh or self.name_en):
+            raise ValueError("a node needs a Chinese or an English name (name_zh, name_en)")
+        return self
 
     @field_validator("data_year")
     @classmethod
@@ -235,6 +328,14 @@ class Erratum(Row):
     _check_id = field_validator("id")(_slug)
 
 
+class WeightSetRow(Row):
+    set: Slug
+    node: Slug
+    weight: float = Field(ge=0)
+
+    _check_set = field_validator("set")(_slug)
+
+
 @dataclass
 class Framework:
     """A framework as declared: metadata, its nodes, and its observations as DataFrames.
@@ -248,6 +349,7 @@ class Framework:
     nodes: list[Node]
     inputs: pd.DataFrame
     published: pd.DataFrame | None = None
+    weight_sets: list[WeightSetRow] = field(default_factory=list)
 
 
 @dataclass
@@ -259,6 +361,10 @@ class SourcePackage:
     regions: list[Region] = field(default_factory=list)
     provinces: list[Province] = field(default_factory=list)
     cities: list[City] = field(default_factory=list)
+    counties: list[County] = field(default_factory=list)
+    places: list[OtherPlace] = field(default_factory=list)
+    clusters: list[Cluster] = field(default_factory=list)
+    members: list[ClusterMember] = field(default_factory=list)
     frameworks: list[Framework] = field(default_factory=list)
     errata: list[Erratum] = field(default_factory=list)
 
@@ -284,3 +390,14 @@ class Catalog:
     @property
     def frameworks(self) -> list[Framework]:
         return [f for s in self.sources for f in s.frameworks]
+
+    def place_refs(self) -> set[str]:
+        """Every declared place as ``kind:id``."""
+        refs = {f"region:{r.id}" for r in self.regions}
+        refs |= {f"province:{p.id}" for p in self.provinces}
+        refs |= {f"city:{c.id}" for c in self.cities}
+        for pkg in self.sources:
+            refs |= {f"county:{c.id}" for c in pkg.counties}
+            refs |= {f"{p.kind}:{p.id}" for p in pkg.places}
+            refs |= {f"cluster:{c.id}" for c in pkg.clusters}
+        return refs

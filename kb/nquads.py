@@ -85,6 +85,11 @@ def decimal_column(values: pd.Series) -> pd.Series:
     return '"' + values.map(_decimal_text) + f'"^^<{XSD}decimal>'
 
 
+def double_column(values: pd.Series) -> pd.Series:
+    """Format a float column as xsd:double terms that read back as exactly the same doubles."""
+    return '"' + values.map(repr) + f'"^^<{XSD}double>'
+
+
 def integer_column(values: pd.Series) -> pd.Series:
     out = pd.Series(pd.NA, index=values.index, dtype="object")
     ok = values.notna()

@@ -1,12 +1,12 @@
-"""Scoring by walking the framework graph.
+"""Scoring runs: the framework's declared methods (from the store) applied by the engine to
+the inputs (from the columnar copy), written back with their full record.
 
-The tree comes from SPARQL and is ordered by networkx; the numbers come from the columnar copy
-and are aggregated set-wise with pandas. Each aggregate level is written back as observations
-in the run's named graph, with PROV-O: the run is a ``kb:ScoringRun`` (method, parameters,
-software version, time) and each score ``prov:wasDerivedFrom`` the observations it sums.
-
-Methods (spine): ``sum`` — a node's score is the sum of its children's; ranks are standard
-competition ranks ("1224": tied places share the best rank, the next rank skips).
+The tree and its methods come from SPARQL; the numbers from the Parquet copy; the engine
+(:mod:`kb.engine`) computes set-wise. Every stage is kept: normalised values (when
+normalisation changes anything) and each aggregate level are observations in the run's named
+graph, each ``prov:wasDerivedFrom`` the observations it was computed from. The run is a
+``kb:ScoringRun`` (``prov:Activity``) whose ``kb:parameters`` hold the complete engine
+configuration, so :func:`regen` can replay it exactly.
 """
 
 from __future__ import annotations
@@ -15,71 +15,113 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import Any
 
-import networkx as nx
 import pandas as pd
 import pyoxigraph as ox
 
-from kb import __version__
+from kb import __version__, engine
 from kb import namespaces as ns
+from kb.engine import Call, Config, NodeConfig
 from kb.errors import KbError
-from kb.nquads import P, QuadSink, column_quads, decimal_column, integer_column, iri, lit
-from kb.sparql import select
+from kb.nquads import P, QuadSink, column_quads, double_column, integer_column, iri, lit
+from kb.sparql import python_value, select
 from kb.store import BuildDir, read_observations, remove_columnar, write_columnar
 
-TREE_QUERY = """
-SELECT ?fw ?node ?parent ?method ?rankMethod ?inputs WHERE {
-  ?fw kb:method ?method ; kb:rankMethod ?rankMethod .
+FRAMEWORK_QUERY = """
+SELECT ?fw ?inputs ?agg ?aggParams ?norm ?normParams ?imp ?impParams ?threshold ?rankMethod
+WHERE {
+  ?fw kb:method ?agg ; kb:rankMethod ?rankMethod .
   ?inputs a kb:InputDataSet ; kb:framework ?fw .
+  OPTIONAL { ?fw kb:aggregationParameters ?aggParams }
+  OPTIONAL { ?fw kb:normalisation ?norm OPTIONAL { ?fw kb:normalisationParameters ?normParams } }
+  OPTIONAL { ?fw kb:imputation ?imp OPTIONAL { ?fw kb:imputationParameters ?impParams } }
+  OPTIONAL { ?fw kb:coverageThreshold ?threshold }
+}
+"""
+NODES_QUERY = """
+SELECT ?fw ?node ?parent ?weight ?direction ?norm ?normParams ?agg ?aggParams WHERE {
   ?node skos:inScheme ?fw .
   OPTIONAL { ?node skos:broader ?parent }
+  OPTIONAL { ?node kb:weight ?weight }
+  OPTIONAL { ?node kb:direction ?direction }
+  OPTIONAL { ?node kb:normalisation ?norm
+             OPTIONAL { ?node kb:normalisationParameters ?normParams } }
+  OPTIONAL { ?node kb:aggregation ?agg OPTIONAL { ?node kb:aggregationParameters ?aggParams } }
+}
+"""
+WEIGHT_SET_QUERY = """
+SELECT ?fw ?set ?node ?weight WHERE {
+  ?a kb:weightSet ?set ; kb:node ?node ; kb:weight ?weight . ?set kb:framework ?fw .
 }
 """
 PERIOD_QUERY = """
 SELECT ?inputs ?period WHERE { ?obs qb:dataSet ?inputs ; sdmx-dimension:refPeriod ?period }
 LIMIT 1
 """
+PLACES_QUERY = """
+SELECT ?place ?province ?region WHERE {
+  ?place a kb:City ; schema:containedInPlace ?province .
+  ?province a kb:Province . OPTIONAL { ?province schema:containedInPlace ?region }
+}
+"""
+
+
+def _call(method: Any, params: Any) -> Call | None:
+    if method is None:
+        return None
+    return Call(ns.local_name(str(method.value)), json.loads(params.value) if params else {})
 
 
 @dataclass(frozen=True)
-class Tree:
-    """A framework's tree as a networkx DiGraph (parent → child), root = the framework IRI."""
+class Plan:
+    """What a scoring run will do: the engine configuration, its inputs and period."""
 
-    framework: str
-    graph: nx.DiGraph
-    method: str
-    rank_method: str
+    config: Config
     inputs: str
     period: str
-
-    def children(self, node: str) -> list[str]:
-        return list(self.graph.successors(node))
+    weight_set: str | None = None
 
 
-def load_tree(store: ox.Store, framework: str) -> Tree:
-    rows = select(store, TREE_QUERY, {"fw": ox.NamedNode(framework)})
-    if not rows:
+def load_plan(store: ox.Store, framework: str, weight_set: str | None = None) -> Plan:
+    """Read a framework's declared methods, weights and tree from the store."""
+    fw = ox.NamedNode(framework)
+    head = select(store, FRAMEWORK_QUERY, {"fw": fw})
+    if not head:
         raise KbError("KB050", f"no framework {framework} with an input dataset in the store")
-    g = nx.DiGraph()
-    g.add_node(framework)
+    h = head[0]
+    rows = select(store, NODES_QUERY, {"fw": fw})
+    weights: dict[str, float] = {}
+    if weight_set is not None:
+        sets = [r for r in select(store, WEIGHT_SET_QUERY, {"fw": fw})
+                if r["set"] is not None and ns.local_name(r["set"].value) == weight_set]
+        if not sets:
+            raise KbError("KB050", f"framework {framework} has no weight set {weight_set!r}")
+        weights = {str(r["node"].value): float(r["weight"].value)  # type: ignore[union-attr]
+                   for r in sets}
+    nodes = []
     for r in rows:
         node = str(r["node"].value)  # type: ignore[union-attr]
-        parent = r["parent"].value if r["parent"] is not None else framework
-        g.add_edge(parent, node)
-    if not nx.is_arborescence(g):
-        raise KbError("KB025", f"the framework {framework} is not a tree")
-    first = rows[0]
-    assert first["inputs"] is not None
-    found = select(store, PERIOD_QUERY, {"inputs": first["inputs"]})
-    period = found[0]["period"].value if found else ""  # type: ignore[union-attr]
-    return Tree(framework, g, str(first["method"].value),  # type: ignore[union-attr]
-                str(first["rankMethod"].value), str(first["inputs"].value),  # type: ignore[union-attr]
-                period)
-
-
-def competition_rank(values: pd.Series, groups: pd.Series) -> pd.Series:
-    """Standard competition ranks within each group, highest value first ("1224")."""
-    return values.groupby(groups).rank(method="min", ascending=False).astype("int64")
+        parent = str(r["parent"].value) if r["parent"] is not None else framework
+        weight = weights.get(node, float(python_value(r["weight"]) or 1.0))  # type: ignore[arg-type]
+        direction = int(python_value(r["direction"]) or 1)  # type: ignore[call-overload]
+        nodes.append(NodeConfig(node, parent, weight, direction,
+                                _call(r["norm"], r["normParams"]), _call(r["agg"], r["aggParams"])))
+    nodes.sort(key=lambda n: n.id)
+    threshold = python_value(h["threshold"])
+    config = Config(
+        framework=framework,
+        nodes=nodes,
+        normalise=_call(h["norm"], h["normParams"]) or Call("none"),
+        aggregate=_call(h["agg"], h["aggParams"]) or Call("sum"),
+        impute=_call(h["imp"], h["impParams"]) or Call("none"),
+        threshold=float(threshold) if threshold is not None else None,  # type: ignore[arg-type]
+        rank=ns.local_name(str(h["rankMethod"].value)).removesuffix("-rank"),  # type: ignore[union-attr]
+    )
+    inputs = str(h["inputs"].value)  # type: ignore[union-attr]
+    found = select(store, PERIOD_QUERY, {"inputs": ox.NamedNode(inputs)})
+    period = str(found[0]["period"].value) if found else ""  # type: ignore[union-attr]
+    return Plan(config, inputs, period, weight_set)
 
 
 @dataclass(frozen=True)
@@ -88,138 +130,177 @@ class RunResult:
     graph: str
     dataset: str
     scores: pd.DataFrame
-    """Columns: obs, place, concept, value, rank (one row per place and aggregate node)."""
+    """The run's observations as in the columnar copy: obs, graph, dataset, framework, place,
+    concept, value, rank."""
 
 
-def run_id(framework: str, tree: Tree, inputs: pd.DataFrame) -> str:
-    """Deterministic: the same framework, method, software and inputs give the same run id."""
+def run_id(plan: Plan, inputs: pd.DataFrame) -> str:
+    """A digest of everything the scores depend on: configuration, software and inputs."""
     h = hashlib.sha256()
-    h.update(json.dumps([framework, tree.method, tree.rank_method, __version__]).encode())
-    h.update(json.dumps(sorted(map(list, tree.graph.edges))).encode())
+    h.update(json.dumps([plan.config.to_json(), plan.inputs, __version__],
+                        sort_keys=True).encode())
     key = inputs.sort_values("obs")[["obs", "value"]]
     h.update(pd.util.hash_pandas_object(key, index=False).to_numpy().tobytes())
-    return f"{ns.local_name(framework)}-{ns.local_name(tree.method)}-{h.hexdigest()[:12]}"
+    slug = ns.local_name(plan.config.framework)
+    return f"{slug}-{plan.config.aggregate.name}-{h.hexdigest()[:12]}"
+
+
+def place_attributes(store: ox.Store) -> pd.DataFrame:
+    rows = select(store, PLACES_QUERY)
+    return pd.DataFrame(
+        [{"place": r["place"].value, "province": r["province"].value,  # type: ignore[union-attr]
+          "region": r["region"].value if r["region"] is not None else None} for r in rows]
+    ).set_index("place")
+
+
+def score(store: ox.Store, build: BuildDir, framework: str,
+          weight_set: str | None = None) -> RunResult:
+    """Compute a framework's scores with its declared methods and write them back as a run.
+
+    A rerun on the same inputs has the same id: its scores are recomputed and compared with
+    the stored run, which is rewritten only if they differ (they never should).
+    """
+    started = dt.datetime.now(dt.UTC)
+    plan = load_plan(store, framework, weight_set)
+    return execute(store, build, plan, started)
+
+
+def execute(store: ox.Store, build: BuildDir, plan: Plan,
+            started: dt.datetime | None = None) -> RunResult:
+    started = started or dt.datetime.now(dt.UTC)
+    raw = read_observations(build, dataset=plan.inputs)
+    if raw.empty:
+        raise KbError("KB026", f"framework {plan.config.framework} has no input values")
+    places = place_attributes(store) if plan.config.impute.name != "none" else None
+    result = engine.run(plan.config, raw, places)
+    rid = run_id(plan, raw)
+    out = _observations(plan, rid, raw, result)
+    graph = ns.graph_run(rid)
+    frame = out.frame.assign(graph=graph)
+    exists = ox.NamedNode(graph) in set(store.named_graphs())
+    if exists and _same(read_observations(build, graph=graph), frame):
+        return RunResult(ns.run(rid), graph, out.dataset, frame)
+    text = _run_nquads(plan, rid, graph, out, started, dt.datetime.now(dt.UTC))
+    if exists:
+        store.remove_graph(ox.NamedNode(graph))
+    store.bulk_load(text.encode("utf-8"), ox.RdfFormat.N_QUADS)
+    store.flush()
+    remove_columnar(build, graph)
+    write_columnar(build, graph, frame)
+    return RunResult(ns.run(rid), graph, out.dataset, frame)
+
+
+@dataclass
+class _Out:
+    dataset: str
+    normalised_dataset: str | None
+    frame: pd.DataFrame
+    imputed: pd.DataFrame
+    derivations: pd.DataFrame
 
 
 def obs_iris(prefix: str, framework: str, places: pd.Series, concepts: pd.Series) -> pd.Series:
-    """IRIs of computed observations: ``{prefix}{place-slug}/{concept-slug}`` (``total`` for
-    the framework itself)."""
+    """``{prefix}{place-slug}/{concept-slug}`` (``total`` for the framework itself)."""
     place_slug = places.str.rsplit("/", n=1).str[-1]
     concept_slug = concepts.str.rsplit("/", n=1).str[-1].where(concepts != framework, "total")
     return prefix + place_slug + "/" + concept_slug
 
 
-def compute(tree: Tree, inputs: pd.DataFrame, obs_prefix: str) -> tuple[pd.DataFrame,
-                                                                        pd.DataFrame]:
-    """Aggregate the inputs up the tree, level by level from the leaves.
-
-    ``inputs`` has columns obs, place, concept, value. Returns ``scores`` (obs, place, concept,
-    value, rank) and ``derivations`` (obs, derived_from: one row per child observation).
-    """
-    if tree.method != ns.method("sum"):
-        raise KbError("KB051", f"unknown aggregation method {tree.method}")
-    parent_of = {c: p for p, c in tree.graph.edges}
-    heights = _heights(tree)
-    current = inputs[["obs", "place", "concept", "value"]]
-    results: list[pd.DataFrame] = []
-    derivations: list[pd.DataFrame] = []
-    for h in sorted(set(heights.values())):
-        nodes = {n for n, nh in heights.items() if nh == h}
-        child = current[current["concept"].map(parent_of).isin(nodes)]
-        child = child.assign(parent=child["concept"].map(parent_of))
-        agg = (child.groupby(["place", "parent"], sort=True)["value"].sum().reset_index()
-               .rename(columns={"parent": "concept"}))
-        agg["rank"] = competition_rank(agg["value"], agg["concept"])
-        agg["obs"] = obs_iris(obs_prefix, tree.framework, agg["place"], agg["concept"])
-        link = child.merge(agg[["place", "concept", "obs"]], left_on=["place", "parent"],
-                           right_on=["place", "concept"], suffixes=("_child", ""))
-        derivations.append(pd.DataFrame({"obs": link["obs"], "derived_from": link["obs_child"]}))
-        results.append(agg[["obs", "place", "concept", "value", "rank"]])
-        current = pd.concat([current, agg[["obs", "place", "concept", "value"]]],
-                            ignore_index=True)
-    return pd.concat(results, ignore_index=True), pd.concat(derivations, ignore_index=True)
-
-
-def _heights(tree: Tree) -> dict[str, int]:
-    """Height of each inner node above the leaves (leaves 0), computed bottom-up."""
-    heights: dict[str, int] = {}
-    for n in reversed(list(nx.topological_sort(tree.graph))):
-        kids = list(tree.graph.successors(n))
-        heights[n] = 0 if not kids else 1 + max(heights[k] for k in kids)
-    return {n: h for n, h in heights.items() if h > 0}
-
-
-def score(store: ox.Store, build: BuildDir, framework: str) -> RunResult:
-    """Compute a framework's scores and write them back as a scoring run (replacing any
-    earlier run with the same id)."""
-    started = dt.datetime.now(dt.UTC)
-    tree = load_tree(store, framework)
-    inputs = read_observations(build, dataset=tree.inputs)
-    if inputs.empty:
-        raise KbError("KB026", f"framework {framework} has no input values")
-    rid = run_id(framework, tree, inputs)
-    graph = ns.graph_run(rid)
-    dataset = ns.dataset(ns.local_name(framework), "run-" + rid)
-    prefix = f"{ns.ID}obs/{ns.local_name(framework)}/run-{rid}/"
-    scores, derivations = compute(tree, inputs, prefix)
-
-    ended = dt.datetime.now(dt.UTC)
-    text = _run_nquads(framework, tree, rid, graph, dataset, scores, derivations, started, ended)
-    if ox.NamedNode(graph) in set(store.named_graphs()):
-        store.remove_graph(ox.NamedNode(graph))
-    store.bulk_load(text.encode("utf-8"), ox.RdfFormat.N_QUADS)
-    store.flush()
+def _observations(plan: Plan, rid: str, raw: pd.DataFrame, result: engine.Result) -> _Out:
+    fw = plan.config.framework
+    slug = ns.local_name(fw)
+    dataset = ns.dataset(slug, "run-" + rid)
+    raw_obs = raw.set_index(["place", "concept"])["obs"]
+    agg = result.aggregated[result.aggregated["value"].notna()].copy()
+    agg["obs"] = obs_iris(f"{ns.ID}obs/{slug}/run-{rid}/", fw, agg["place"], agg["concept"])
+    agg["dataset"] = dataset
+    frames = [agg]
+    derivations = []
+    normalised_dataset = None
+    if result.identity:
+        child_obs = raw_obs
+        imputed = pd.DataFrame(columns=["obs"])
+    else:
+        normalised_dataset = ns.dataset(slug, "normalised-" + rid)
+        norm = result.normalised[result.normalised["value"].notna()].copy()
+        norm["obs"] = obs_iris(f"{ns.ID}obs/{slug}/normalised-{rid}/", fw, norm["place"],
+                               norm["concept"])
+        norm["dataset"] = normalised_dataset
+        frames.append(norm)
+        src = raw_obs.reindex(pd.MultiIndex.from_frame(norm[["place", "concept"]])).to_numpy()
+        has_src = pd.notna(src)
+        derivations.append(pd.DataFrame({"obs": norm["obs"].to_numpy()[has_src],
+                                         "derived_from": src[has_src]}))
+        imputed = norm[norm["imputed"]][["obs"]]
+        child_obs = norm.set_index(["place", "concept"])["obs"]
+    all_obs = pd.concat([child_obs, agg.set_index(["place", "concept"])["obs"]])
+    links = result.links
+    parent = all_obs.reindex(pd.MultiIndex.from_frame(links[["place", "concept"]])).to_numpy()
+    child = all_obs.reindex(pd.MultiIndex.from_arrays([links["place"], links["child"]])).to_numpy()
+    ok = pd.notna(parent) & pd.notna(child)
+    derivations.append(pd.DataFrame({"obs": parent[ok], "derived_from": child[ok]}))
+    frame = pd.concat(frames, ignore_index=True)
     frame = pd.DataFrame({
-        "obs": scores["obs"], "graph": graph, "dataset": dataset, "framework": framework,
-        "place": scores["place"], "concept": scores["concept"],
-        "value": scores["value"].astype("float64"), "rank": scores["rank"].astype("Int64"),
+        "obs": frame["obs"], "dataset": frame["dataset"], "framework": fw,
+        "place": frame["place"], "concept": frame["concept"],
+        "value": frame["value"].astype("float64"), "rank": frame["rank"].astype("Int64"),
     })
-    remove_columnar(build, graph)
-    write_columnar(build, graph, frame)
-    return RunResult(ns.run(rid), graph, dataset, frame)
+    return _Out(dataset, normalised_dataset, frame, imputed,
+                pd.concat(derivations, ignore_index=True))
 
 
-def _run_nquads(
-    framework: str, tree: Tree, rid: str, graph: str, dataset: str, scores: pd.DataFrame,
-    derivations: pd.DataFrame, started: dt.datetime, ended: dt.datetime,
-) -> str:
+def _same(stored: pd.DataFrame, new: pd.DataFrame) -> bool:
+    cols = ["obs", "value", "rank"]
+    a = stored[cols].sort_values("obs", ignore_index=True)
+    b = new[cols].sort_values("obs", ignore_index=True)
+    return a.equals(b)
+
+
+def _run_nquads(plan: Plan, rid: str, graph: str, out: _Out, started: dt.datetime,
+                ended: dt.datetime) -> str:
+    cfg = plan.config
     g = iri(graph)
     run = iri(ns.run(rid))
     sink = QuadSink()
     sink.typed(run, P(ns.KB, "ScoringRun"), g)
     sink.typed(run, P(ns.PROV, "Activity"), g)
-    sink.add(run, P(ns.KB, "framework"), iri(framework), g)
-    sink.add(run, P(ns.KB, "method"), iri(tree.method), g)
-    sink.add(run, P(ns.KB, "rankMethod"), iri(tree.rank_method), g)
-    params = {"aggregate": ns.local_name(tree.method), "rank": ns.local_name(tree.rank_method),
-              "inputs": tree.inputs}
+    sink.add(run, P(ns.KB, "framework"), iri(cfg.framework), g)
+    sink.add(run, P(ns.KB, "method"), iri(ns.method(cfg.aggregate.name)), g)
+    sink.add(run, P(ns.KB, "normalisation"), iri(ns.method(cfg.normalise.name)), g)
+    sink.add(run, P(ns.KB, "rankMethod"), iri(ns.method(cfg.rank + "-rank")), g)
+    params = {"config": cfg.to_json(), "inputs": plan.inputs, "period": plan.period,
+              "weight_set": plan.weight_set}
     sink.add(run, P(ns.KB, "parameters"), lit(json.dumps(params, sort_keys=True)), g)
     sink.add(run, P(ns.KB, "softwareVersion"), lit(f"citykb {__version__}"), g)
-    sink.add(run, P(ns.PROV, "used"), iri(tree.inputs), g)
+    sink.add(run, P(ns.PROV, "used"), iri(plan.inputs), g)
     xsd_dt = ns.XSD + "dateTime"
     sink.add(run, P(ns.PROV, "startedAtTime"), lit(started.isoformat(), datatype=xsd_dt), g)
     sink.add(run, P(ns.PROV, "endedAtTime"), lit(ended.isoformat(), datatype=xsd_dt), g)
-    d = iri(dataset)
-    sink.typed(d, P(ns.KB, "ComputedDataSet"), g)
-    sink.typed(d, P(ns.QB, "DataSet"), g)
-    sink.add(d, P(ns.KB, "framework"), iri(framework), g)
-    sink.add(d, P(ns.PROV, "wasGeneratedBy"), run, g)
+    for d, stage in ((out.dataset, "aggregated"), (out.normalised_dataset, "normalised")):
+        if d is None:
+            continue
+        sink.typed(iri(d), P(ns.KB, "ComputedDataSet"), g)
+        sink.typed(iri(d), P(ns.QB, "DataSet"), g)
+        sink.add(iri(d), P(ns.KB, "framework"), iri(cfg.framework), g)
+        sink.add(iri(d), P(ns.KB, "stage"), lit(stage), g)
+        sink.add(iri(d), P(ns.PROV, "wasGeneratedBy"), run, g)
 
-    s = "<" + scores["obs"] + ">"
-    const = {
-        P(ns.RDF, "type"): P(ns.QB, "Observation"),
-        P(ns.QB, "dataSet"): d,
-        P(ns.PROV, "wasGeneratedBy"): run,
-    }
-    if tree.period:
-        const[P(ns.SDMX_DIM, "refPeriod")] = lit(tree.period, datatype=ns.XSD + "gYear")
-    for p, o in const.items():
-        sink.extend_lines(s + f" {p} {o} {g} .\n")
-    sink.extend_lines(column_quads(s, P(ns.SDMX_DIM, "refArea"), "<" + scores["place"] + ">", g))
-    sink.extend_lines(column_quads(s, P(ns.KB, "concept"), "<" + scores["concept"] + ">", g))
+    f = out.frame
+    s = "<" + f["obs"] + ">"
+    sink.extend_lines(s + f" {P(ns.RDF, 'type')} {P(ns.QB, 'Observation')} {g} .\n")
+    sink.extend_lines(s + f" {P(ns.PROV, 'wasGeneratedBy')} {run} {g} .\n")
+    if plan.period:
+        period = lit(plan.period, datatype=ns.XSD + "gYear")
+        sink.extend_lines(s + f" {P(ns.SDMX_DIM, 'refPeriod')} {period} {g} .\n")
+    sink.extend_lines(column_quads(s, P(ns.QB, "dataSet"), "<" + f["dataset"] + ">", g))
+    sink.extend_lines(column_quads(s, P(ns.SDMX_DIM, "refArea"), "<" + f["place"] + ">", g))
+    sink.extend_lines(column_quads(s, P(ns.KB, "concept"), "<" + f["concept"] + ">", g))
     sink.extend_lines(column_quads(s, P(ns.SDMX_MEASURE, "obsValue"),
-                                   decimal_column(scores["value"].astype("float64")), g))
-    sink.extend_lines(column_quads(s, P(ns.KB, "rank"), integer_column(scores["rank"]), g))
-    sink.extend_lines(column_quads("<" + derivations["obs"] + ">", P(ns.PROV, "wasDerivedFrom"),
-                                   "<" + derivations["derived_from"] + ">", g))
+                                   double_column(f["value"]), g))
+    sink.extend_lines(column_quads(s, P(ns.KB, "rank"), integer_column(f["rank"]), g))
+    true = lit("true", datatype=ns.XSD + "boolean")
+    sink.extend_lines("<" + out.imputed["obs"] + f"> {P(ns.KB, 'imputed')} {true} {g} .\n")
+    links = out.derivations
+    sink.extend_lines(column_quads("<" + links["obs"] + ">", P(ns.PROV, "wasDerivedFrom"),
+                                   "<" + links["derived_from"] + ">", g))
     return sink.text()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from kb import namespaces as ns
-from kb.models import Catalog, Erratum, Framework, Node, SourcePackage
+from kb.models import CallSpec, Catalog, Erratum, Framework, Node, SourcePackage
 from kb.nquads import (
     P,
     QuadSink,
@@ -161,6 +161,34 @@ def _places(sink: QuadSink, pkg: SourcePackage, g: str) -> None:
         sink.add(s, within, iri(ns.place("province", c.province)), g)
         if c.cite:
             sink.add(s, src, iri(ns.source(c.cite)), g)
+    for co in pkg.counties:
+        s = iri(ns.place("county", co.id))
+        sink.typed(s, P(ns.KB, "County"), g)
+        _labels(sink, s, co.name_zh, co.name_en, g)
+        sink.add(s, P(ns.DCTERMS, "type"), lit(co.kind), g)
+        parent = ns.place("city", co.city) if co.city else ns.place("province", co.province)
+        sink.add(s, within, iri(parent), g)
+        if co.cite:
+            sink.add(s, src, iri(ns.source(co.cite)), g)
+    for op in pkg.places:
+        s = iri(ns.place(op.kind, op.id))
+        sink.typed(s, P(ns.KB, op.kind.capitalize()), g)
+        _labels(sink, s, op.name_zh, op.name_en, g)
+        if op.within:
+            sink.add(s, within, iri(ns.place_ref(op.within)), g)
+    report = iri(ns.source(pkg.meta.id))
+    for cl in pkg.clusters:
+        s = iri(ns.place("cluster", cl.id))
+        sink.typed(s, P(ns.KB, "CityCluster"), g)
+        _labels(sink, s, cl.name_zh, cl.name_en, g)
+        sink.add(s, P(ns.DCTERMS, "type"), lit(cl.kind), g)
+        sink.add(s, src, iri(ns.source(cl.cite)) if cl.cite else report, g)
+        _lines(sink, s, cl.line, cl.line_en, g)
+        if cl.note:
+            sink.add(s, P(ns.RDFS, "comment"), lit(cl.note, lang="en"), g)
+    for mem in pkg.members:
+        sink.add(iri(ns.place("cluster", mem.cluster)), P(ns.KB, "member"),
+                 iri(ns.place_ref(mem.place)), g)
 
 
 _LEVEL_CLASS = {"dimension": "Dimension", "variable": "Variable", "indicator": "Indicator"}
@@ -177,7 +205,11 @@ def _framework(sink: QuadSink, pkg: SourcePackage, fw: Framework, g: str) -> lis
     sink.add(f, P(ns.DCTERMS, "issued"), _year(m.issued), g)
     sink.add(f, P(ns.DCAT, "version"), lit(m.version), g)
     sink.add(f, P(ns.DCTERMS, "source"), report, g)
-    sink.add(f, P(ns.KB, "method"), iri(ns.method(m.method.aggregate)), g)
+    _method(sink, f, "method", "aggregationParameters", m.method.aggregate, g)
+    _method(sink, f, "normalisation", "normalisationParameters", m.method.normalise, g)
+    _method(sink, f, "imputation", "imputationParameters", m.method.impute, g)
+    if m.method.threshold is not None:
+        sink.add(f, P(ns.KB, "coverageThreshold"), decimal(m.method.threshold), g)
     sink.add(f, P(ns.KB, "rankMethod"), iri(ns.method(m.method.rank + "-rank")), g)
     if m.method.name_zh or m.method.name_en:
         sink.add(f, P(ns.KB, "methodName"), lit(m.method.name_zh, lang="zh"), g)
@@ -190,6 +222,7 @@ def _framework(sink: QuadSink, pkg: SourcePackage, fw: Framework, g: str) -> lis
         sink.add(f, P(ns.DCTERMS, "publisher"), iri(ns.org(pub)), g)
     for n in fw.nodes:
         _node(sink, fw, n, report, g)
+    _weight_sets(sink, fw, g)
 
     concepts = {n.id: ns.node(m.id, n.id) for n in fw.nodes} | {"total": ns.framework(m.id)}
     labels = {n.id: n for n in fw.nodes}
@@ -200,6 +233,30 @@ def _framework(sink: QuadSink, pkg: SourcePackage, fw: Framework, g: str) -> lis
         frames.append(_dataset(sink, pkg, fw, "published", "PublishedDataSet", fw.published,
                                concepts, labels, g))
     return frames
+
+
+def _method(sink: QuadSink, s: str, prop: str, params_prop: str, call: CallSpec | None,
+            g: str) -> None:
+    """A method choice: the method's IRI, and its parameters as a JSON literal."""
+    if call is None:
+        return
+    sink.add(s, P(ns.KB, prop), iri(ns.method(call.name)), g)
+    if call.params:
+        sink.add(s, P(ns.KB, params_prop), lit(json.dumps(call.params, sort_keys=True)), g)
+
+
+def _weight_sets(sink: QuadSink, fw: Framework, g: str) -> None:
+    m = fw.meta
+    for name in sorted({w.set for w in fw.weight_sets}):
+        ws = iri(ns.node(m.id, f"weight-set/{name}"))
+        sink.typed(ws, P(ns.KB, "WeightSet"), g)
+        sink.add(ws, P(ns.KB, "framework"), iri(ns.framework(m.id)), g)
+        sink.add(ws, P(ns.RDFS, "label"), lit(name), g)
+    for w in fw.weight_sets:
+        a = iri(ns.node(m.id, f"weight-set/{w.set}/{w.node}"))
+        sink.add(a, P(ns.KB, "weightSet"), iri(ns.node(m.id, f"weight-set/{w.set}")), g)
+        sink.add(a, P(ns.KB, "node"), iri(ns.node(m.id, w.node)), g)
+        sink.add(a, P(ns.KB, "weight"), decimal(w.weight), g)
 
 
 def _node(sink: QuadSink, fw: Framework, n: Node, report: str, g: str) -> None:
@@ -225,6 +282,8 @@ def _node(sink: QuadSink, fw: Framework, n: Node, report: str, g: str) -> None:
     weight = n.weight if n.weight is not None else m.default_weight
     sink.add(s, P(ns.KB, "direction"), integer(direction), g)
     sink.add(s, P(ns.KB, "weight"), decimal(weight), g)
+    _method(sink, s, "normalisation", "normalisationParameters", n.normalise, g)
+    _method(sink, s, "aggregation", "aggregationParameters", n.aggregate, g)
     if n.line is not None or n.line_en is not None:
         sink.add(s, P(ns.PROV, "hadPrimarySource"), report, g)
         _lines(sink, s, n.line, n.line_en, g)
@@ -243,7 +302,11 @@ def _dataset(
     title = {"inputs": "input values", "published": "published scores and ranks"}[name]
     sink.add(iri(d), P(ns.DCTERMS, "title"), lit(f"{m.name_en}: {title}", lang="en"), g)
 
-    obs_iri = ns.ID + "obs/" + m.id + "/" + name + "/" + df["place"] + "/" + df["concept"]
+    kind = df["place"].str.split(":", n=1).str[0]
+    pid = df["place"].str.split(":", n=1).str[1]
+    place_iri = ns.ID + kind + "/" + pid
+    slug = pid.where(kind == "city", kind + "-" + pid)
+    obs_iri = ns.ID + "obs/" + m.id + "/" + name + "/" + slug + "/" + df["concept"]
     s = "<" + obs_iri + ">"
     period = lit(m.period, datatype=XSD + "gYear")
     const = {
@@ -254,8 +317,7 @@ def _dataset(
     }
     for p, o in const.items():
         sink.extend_lines(s + f" {p} {o} {g} .\n")
-    sink.extend_lines(column_quads(s, P(ns.SDMX_DIM, "refArea"),
-                                   "<" + ns.ID + "city/" + df["place"] + ">", g))
+    sink.extend_lines(column_quads(s, P(ns.SDMX_DIM, "refArea"), "<" + place_iri + ">", g))
     concept_iri = df["concept"].map(concepts)
     sink.extend_lines(column_quads(s, P(ns.KB, "concept"), "<" + concept_iri + ">", g))
     sink.extend_lines(column_quads(s, P(ns.SDMX_MEASURE, "obsValue"),
@@ -273,7 +335,7 @@ def _dataset(
         "graph": g.strip("<>"),
         "dataset": d,
         "framework": ns.framework(m.id),
-        "place": ns.ID + "city/" + df["place"],
+        "place": place_iri,
         "concept": concept_iri,
         "value": df["value"].astype("float64"),
         "rank": df["rank"].astype("Int64"),

@@ -9,9 +9,10 @@ import pandas as pd
 import pyoxigraph as ox
 
 from kb import namespaces as ns
-from kb.scoring import competition_rank, score
+from kb.engine import competition_rank
+from kb.scoring import score
 from kb.sparql import select, to_frame
-from kb.store import BuildDir, current_build, open_store, read_observations
+from kb.store import BuildDir, current_build, open_store, read_observations, write_columnar
 
 
 def test_competition_rank_shares_and_skips() -> None:
@@ -69,3 +70,18 @@ def test_scoring_twice_gives_identical_scores(mini_home: Path, tmp_path: Path) -
     pd.testing.assert_frame_equal(a, c)
     n = select(store, "SELECT (COUNT(*) AS ?n) WHERE { ?r a kb:ScoringRun }")
     assert n[0]["n"].value == "1"  # type: ignore[union-attr]  # the rerun replaced, not added
+
+
+def test_rerun_repairs_a_stored_run_that_differs(mini_home: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(current_build(mini_home).path, copy)
+    cb = BuildDir(copy)
+    store = open_store(cb, write=True)
+    first = score(store, cb, ns.framework("toy-2025"))
+    stored = read_observations(cb, graph=first.graph)
+    stored.loc[0, "value"] = -1.0
+    write_columnar(cb, first.graph, stored)
+    again = score(store, cb, ns.framework("toy-2025"))
+    repaired = read_observations(cb, graph=again.graph).sort_values("obs", ignore_index=True)
+    expected = first.scores.sort_values("obs", ignore_index=True)
+    assert repaired["value"].tolist() == expected["value"].tolist()
