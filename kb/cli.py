@@ -296,6 +296,29 @@ def check(
 
 
 @app.command()
+def regen(
+    run: Annotated[str, typer.Argument(help="A scoring run: its id or IRI.")],
+    home: Home = None,
+    fmt: Fmt = Format.table,
+) -> None:
+    """Recompute a scoring run from its recorded configuration and compare every value."""
+    from kb.scoring import regen as run_regen
+
+    def body() -> None:
+        b = current_build(home)
+        result = run_regen(open_store(b), b, run)
+        if result.identical:
+            console.print(f"{result.run}: all {result.compared:,} values and ranks identical")
+            return
+        console.print(f"{result.run}: {len(result.differences):,} of {result.compared:,} "
+                      "values differ")
+        emit(result.differences, fmt, title="differences")
+        raise typer.Exit(EXIT_CHECK)
+
+    _guard(body)
+
+
+@app.command()
 def version() -> None:
     """Print the citykb version."""
     console.print(f"citykb {__version__}")

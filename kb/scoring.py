@@ -304,3 +304,49 @@ def _run_nquads(plan: Plan, rid: str, graph: str, out: _Out, started: dt.datetim
     sink.extend_lines(column_quads("<" + links["obs"] + ">", P(ns.PROV, "wasDerivedFrom"),
                                    "<" + links["derived_from"] + ">", g))
     return sink.text()
+
+
+RUN_QUERY = """
+SELECT ?run ?params ?framework WHERE { ?run a kb:ScoringRun ; kb:parameters ?params ;
+  kb:framework ?framework }
+"""
+
+
+@dataclass(frozen=True)
+class Regeneration:
+    run: str
+    identical: bool
+    compared: int
+    differences: pd.DataFrame
+    """obs, stored value and rank, regenerated value and rank, for each difference"""
+
+
+def find_run(store: ox.Store, name: str) -> tuple[str, dict[str, Any]]:
+    """A run by IRI or id; its recorded parameters."""
+    iri_ = name if name.startswith("http") else ns.run(name)
+    rows = select(store, RUN_QUERY, {"run": ox.NamedNode(iri_)})
+    if not rows:
+        known = [str(r["run"].value) for r in select(store, RUN_QUERY)]  # type: ignore[union-attr]
+        raise KbError("KB050", f"no scoring run {name!r}",
+                      suggestions=[ns.local_name(k) for k in known][:5])
+    return iri_, json.loads(str(rows[0]["params"].value))  # type: ignore[union-attr]
+
+
+def regen(store: ox.Store, build: BuildDir, name: str) -> Regeneration:
+    """Recompute a run from its PROV record alone (configuration, inputs, period) and compare
+    every value and rank with what the run stored."""
+    run_iri, params = find_run(store, name)
+    plan = Plan(Config.from_json(params["config"]), params["inputs"], params["period"],
+                params.get("weight_set"))
+    raw = read_observations(build, dataset=plan.inputs)
+    places = place_attributes(store) if plan.config.impute.name != "none" else None
+    rid = ns.local_name(run_iri)
+    fresh = _observations(plan, rid, raw, engine.run(plan.config, raw, places)).frame
+    stored = read_observations(build, graph=ns.graph_run(rid))
+    both = stored[["obs", "value", "rank"]].merge(
+        fresh[["obs", "value", "rank"]], on="obs", how="outer", suffixes=("_stored", "_regen"))
+    same_value = both["value_stored"].eq(both["value_regen"]).fillna(False).astype(bool)
+    same_rank = (both["rank_stored"].eq(both["rank_regen"]).fillna(False).astype(bool)
+                 | (both["rank_stored"].isna() & both["rank_regen"].isna()))
+    diff = both[~(same_value & same_rank)]
+    return Regeneration(run_iri, diff.empty, len(both), diff.reset_index(drop=True))

@@ -95,3 +95,13 @@ def test_coinr_values_parse_exactly() -> None:
 
     raw = pd.read_csv(FIXTURE / "asem" / "raw.csv", dtype=str)["value"]
     assert (parse_float(raw).to_numpy() == np.array([float(v) for v in raw])).all()
+
+
+def test_regen_reproduces_the_run_from_its_record(asem: BuildDir) -> None:
+    from kb.scoring import regen
+    from kb.store import open_store
+
+    store = open_store(asem)
+    run = asem.read_manifest()["runs"][0]
+    result = regen(store, asem, run)
+    assert result.identical and result.compared == 2997, result.differences.head()

@@ -85,3 +85,20 @@ def test_rerun_repairs_a_stored_run_that_differs(mini_home: Path, tmp_path: Path
     repaired = read_observations(cb, graph=again.graph).sort_values("obs", ignore_index=True)
     expected = first.scores.sort_values("obs", ignore_index=True)
     assert repaired["value"].tolist() == expected["value"].tolist()
+
+
+def test_regen_detects_a_changed_value(mini_home: Path, tmp_path: Path) -> None:
+    from kb.scoring import regen
+
+    copy = tmp_path / "copy"
+    shutil.copytree(current_build(mini_home).path, copy)
+    cb = BuildDir(copy)
+    store = open_store(cb)
+    run = cb.read_manifest()["runs"][0]
+    assert regen(store, cb, run).identical
+    graph = ns.graph_run(ns.local_name(run))
+    stored = read_observations(cb, graph=graph)
+    stored.loc[0, "value"] += 1
+    write_columnar(cb, graph, stored)
+    result = regen(store, cb, run)
+    assert not result.identical and len(result.differences) == 1
