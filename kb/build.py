@@ -75,7 +75,8 @@ def build(
 
     target = new_build(home, _build_id())
     try:
-        frameworks = [ns.framework(fw.meta.id) for fw in catalog.frameworks]
+        frameworks = [ns.framework(fw.meta.id) for fw in catalog.frameworks
+                      if fw.inputs is not None]
         report = _fill(target, built, frameworks, validate, run_scoring, timings)
         target.write_manifest({
             "software": f"citykb {__version__}",

@@ -34,6 +34,10 @@ from kb.models import (
     Region,
     SourceMeta,
     SourcePackage,
+    Statement,
+    Statistic,
+    TierMember,
+    Tiers,
     WeightSetRow,
 )
 
@@ -42,7 +46,7 @@ M = TypeVar("M", bound=BaseModel)
 MAX_PER_KIND = 20
 """Problems of one code in one file beyond this many are summarised in one line."""
 
-OBS_COLUMNS = ["place", "concept", "value", "rank", "table", "line", "line_en", "row"]
+OBS_COLUMNS = ["place", "concept", "value", "rank", "table", "line", "line_en", "period", "row"]
 
 
 class Problems:
@@ -197,7 +201,7 @@ def _read_observations(
     rank: str | None,
 ) -> pd.DataFrame | None:
     """Read an observation table into the canonical columns of :data:`OBS_COLUMNS`."""
-    required = [concept, value, "table", "line", "line_en"] + ([rank] if rank else [])
+    required = [concept, value, "table", "line"] + ([rank] if rank else [])
     df = read_csv(path, problems, root, required)
     if df is None:
         return None
@@ -217,27 +221,29 @@ def _read_observations(
             "rank": parse_float(df[rank]) if rank else float("nan"),
             "table": df["table"],
             "line": pd.to_numeric(df["line"], errors="coerce"),
-            "line_en": pd.to_numeric(df["line_en"], errors="coerce"),
+            "line_en": (pd.to_numeric(df["line_en"], errors="coerce") if "line_en" in df
+                        else float("nan")),
+            "period": df.get("period", ""),
             "row": df["row"],
         }
     )
     for col, label in [(value, "value"), (rank, "rank")]:
         if col is None:
             continue
-        bad = out[label].isna()
+        bad = out[label].isna() & (df[col] != "" if label == "rank" else True)
         for r, raw in zip(out.loc[bad, "row"], df.loc[bad, col], strict=True):
             problems.add("KB004", f"{col} {raw!r} is not a number", file, int(r))
     bad_rank = out["rank"].notna() & ((out["rank"] < 1) | (out["rank"] % 1 != 0))
     for r, v in zip(out.loc[bad_rank, "row"], out.loc[bad_rank, "rank"], strict=True):
         problems.add("KB005", f"rank {v} is not a positive integer", file, int(r))
-    for col in ("line", "line_en"):
+    for col in [c for c in ("line", "line_en") if c in df]:
         bad = out[col].isna() & (df[col] != "")
         for r, raw in zip(out.loc[bad, "row"], df.loc[bad, col], strict=True):
             problems.add("KB004", f"{col} {raw!r} is not a line number", file, int(r))
     out["rank"] = out["rank"].astype("Int64")
     out["line"] = out["line"].astype("Int64")
     out["line_en"] = out["line_en"].astype("Int64")
-    dup = out.duplicated(["place", "concept"], keep="first")
+    dup = out.duplicated(["place", "concept", "period"], keep="first")
     for r, p, c in zip(out.loc[dup, "row"], out.loc[dup, "place"], out.loc[dup, "concept"],
                        strict=True):
         problems.add("KB011", f"a second value for place {p!r} and {c!r}", file, int(r))
@@ -271,15 +277,18 @@ def _load_framework(
                     problems.add("KB021", f"weight set {w.set!r}: unknown node {w.node!r}",
                                  ws_file, w.row)
     spec = meta.inputs
-    inputs = _read_observations(folder / spec.file, problems, root, place="city",
-                                concept=spec.concept_column, value=spec.value_column, rank=None)
+    inputs = None
+    if spec is not None:
+        inputs = _read_observations(folder / spec.file, problems, root, place="city",
+                                    concept=spec.concept_column, value=spec.value_column,
+                                    rank=None)
+        if inputs is None:
+            return None
     published = None
     if meta.published is not None:
         published = _read_observations(folder / meta.published.file, problems, root,
                                        place="city", concept="concept", value="score",
                                        rank="rank")
-    if inputs is None:
-        return None
     return Framework(meta=meta, source=source, nodes=nodes, inputs=inputs, published=published,
                      weight_sets=weight_sets)
 
@@ -334,25 +343,51 @@ def load_source(folder: Path, problems: Problems, root: Path) -> SourcePackage |
         df = read_csv(path, problems, root, ["cluster", "place"])
         if df is not None:
             pkg.members = _records(df, ClusterMember, problems, _rel(path, root))
+    if (folder / "statistics.csv").exists():
+        path = folder / "statistics.csv"
+        df = read_csv(path, problems, root, ["id", "unit"])
+        if df is not None:
+            pkg.statistics = _records(df, Statistic, problems, _rel(path, root))
+            _duplicates(pkg.statistics, "statistic", problems, _rel(path, root))
+        pkg.statistic_values = _read_observations(
+            folder / "statistics_values.csv", problems, root, place="place",
+            concept="statistic", value="value", rank=None)
+    if (folder / "statements.yaml").exists():
+        pkg.statements = _read_list(folder / "statements.yaml", Statement, "statement",
+                                    problems, root)
+    if (folder / "tiers.yaml").exists():
+        file = _rel(folder / "tiers.yaml", root)
+        pkg.tiers = _validate(Tiers, read_yaml(folder / "tiers.yaml", problems, root) or {},
+                              problems, file, None)
+        path = folder / "tier_members.csv"
+        if path.exists():
+            df = read_csv(path, problems, root, ["tier", "place"])
+            if df is not None:
+                pkg.tier_members = _records(df, TierMember, problems, _rel(path, root))
     if (folder / "framework.yaml").exists():
         fw = _load_framework(folder, read_yaml(folder / "framework.yaml", problems, root),
                              meta.id, problems, root)
         if fw is not None:
             pkg.frameworks.append(fw)
     if (folder / "errata.yaml").exists():
-        file = _rel(folder / "errata.yaml", root)
-        raw_errata = read_yaml(folder / "errata.yaml", problems, root) or []
-        if not isinstance(raw_errata, list):
-            problems.add("KB002", "errata.yaml must be a list of errata", file)
-            raw_errata = []
-        for i, rec in enumerate(raw_errata, start=1):
-            rec = {k: (str(v) if k in ("printed", "printed_en", "used") and v is not None else v)
-                   for k, v in (rec or {}).items()}
-            item = _validate(Erratum, {**rec, "row": i}, problems, file, i)
-            if item is not None:
-                pkg.errata.append(item)
-        _duplicates(pkg.errata, "erratum", problems, file)
+        pkg.errata = _read_list(folder / "errata.yaml", Erratum, "erratum", problems, root)
     return pkg
+
+
+def _read_list(path: Path, model: type[M], what: str, problems: Problems, root: Path) -> list[M]:
+    """A YAML list of records (statements, errata); ``row`` is the item's position."""
+    file = _rel(path, root)
+    raw = read_yaml(path, problems, root) or []
+    if not isinstance(raw, list):
+        problems.add("KB002", f"{path.name} must be a list of {what} records", file)
+        return []
+    items: list[M] = []
+    for i, rec in enumerate(raw, start=1):
+        item = _validate(model, {**(rec or {}), "row": i}, problems, file, i)
+        if item is not None:
+            items.append(item)
+    _duplicates(items, what, problems, file)
+    return items
 
 
 def cross_check(catalog: Catalog, problems: Problems, root: Path) -> None:
@@ -404,18 +439,21 @@ def cross_check(catalog: Catalog, problems: Problems, root: Path) -> None:
                 problems.add("KB020", f"cluster {m.cluster!r}: unknown place {m.place!r}",
                              where(pkg.folder, "cluster_members.csv"), m.row)
         data_sources = {d.id for d in pkg.meta.data_sources}
+        _check_extras(catalog, pkg, refs, problems, where)
         for fw in pkg.frameworks:
             if fw.meta.source is not None and fw.meta.source != pkg.meta.id:
                 problems.add("KB022", f"framework {fw.meta.id!r} names source "
                              f"{fw.meta.source!r}, but its folder is {pkg.meta.id!r}",
                              where(pkg.folder, "framework.yaml"))
             _check_tree(fw, data_sources, problems, where(pkg.folder, "framework.csv"))
-            _check_observations(fw, fw.inputs, refs, problems,
-                                where(pkg.folder, fw.meta.inputs.file), published=False)
+            if fw.inputs is not None and fw.meta.inputs is not None:
+                _check_observations(fw, fw.inputs, refs, problems,
+                                    where(pkg.folder, fw.meta.inputs.file), published=False)
             if fw.published is not None and fw.meta.published is not None:
                 _check_observations(fw, fw.published, refs, problems,
                                     where(pkg.folder, fw.meta.published.file), published=True)
-        concepts = {n.id for fw in pkg.frameworks for n in fw.nodes} | {"total"}
+        concepts = ({n.id for fw in pkg.frameworks for n in fw.nodes} | {"total"}
+                    | {s.id for s in pkg.statistics})
         for e in pkg.errata:
             if e.city is not None and e.city not in city_ids:
                 problems.add("KB020", f"erratum {e.id!r}: unknown city {e.city!r}",
@@ -426,6 +464,64 @@ def cross_check(catalog: Catalog, problems: Problems, root: Path) -> None:
 
 
 _PARENT_LEVEL = {"variable": "dimension", "indicator": "variable"}
+
+
+def _check_extras(catalog: Catalog, pkg: SourcePackage, refs: set[str], problems: Problems,
+                  where: Callable[[str, str], str]) -> None:
+    """Statistics, statements, tiers and errata of one folder refer to what exists."""
+    stat_ids = {s.id for s in pkg.statistics}
+    if pkg.statistic_values is not None:
+        df = pkg.statistic_values
+        file = where(pkg.folder, "statistics_values.csv")
+        for r, p in zip(df.loc[~df["place"].isin(refs), "row"],
+                        df.loc[~df["place"].isin(refs), "place"], strict=True):
+            problems.add("KB020", f"unknown place {p!r}", file, int(r))
+        bad = ~df["concept"].isin(stat_ids)
+        for r, c in zip(df.loc[bad, "row"], df.loc[bad, "concept"], strict=True):
+            problems.add("KB021", f"unknown statistic {c!r} (declare it in statistics.csv)",
+                         file, int(r))
+        no_period = df["period"].eq("")
+        for r in df.loc[no_period, "row"]:
+            problems.add("KB006", "period: a statistic value needs its year", file, int(r))
+    frameworks = {fw.meta.id: fw for fw in catalog.frameworks}
+    all_stats = {s.id for p in catalog.sources for s in p.statistics}
+    tiers = {b.id for p in catalog.sources if p.tiers for b in p.tiers.bands}
+    file = where(pkg.folder, "statements.yaml")
+    for st in pkg.statements:
+        c = st.compute or {}
+        if "framework" in c and c["framework"] not in frameworks:
+            problems.add("KB021", f"statement {st.id!r}: unknown framework {c['framework']!r}",
+                         file, st.row)
+        if "statistic" in c and c["statistic"] not in all_stats:
+            problems.add("KB021", f"statement {st.id!r}: unknown statistic {c['statistic']!r}",
+                         file, st.row)
+        if "tier" in c and c["tier"] not in tiers:
+            problems.add("KB021", f"statement {st.id!r}: unknown tier {c['tier']!r}", file,
+                         st.row)
+        for key in ("places", "members", "within"):
+            value = c.get(key)
+            values = value if isinstance(value, list) else [value]
+            for v in values:
+                if v is not None and v != "all" and v not in refs:
+                    problems.add("KB020", f"statement {st.id!r}: unknown place {v!r} in {key}",
+                                 file, st.row)
+    if pkg.tiers is not None:
+        file = where(pkg.folder, "tiers.yaml")
+        if pkg.tiers.framework not in frameworks:
+            problems.add("KB021", f"tiers of unknown framework {pkg.tiers.framework!r}", file)
+        own = {b.id for b in pkg.tiers.bands}
+        for m in pkg.tier_members:
+            if m.tier not in own:
+                problems.add("KB021", f"unknown tier {m.tier!r}",
+                             where(pkg.folder, "tier_members.csv"), m.row)
+            if m.place not in refs:
+                problems.add("KB020", f"unknown place {m.place!r}",
+                             where(pkg.folder, "tier_members.csv"), m.row)
+    statements = {s.id for s in pkg.statements}
+    for e in pkg.errata:
+        if e.statement is not None and e.statement not in statements:
+            problems.add("KB021", f"erratum {e.id!r}: unknown statement {e.statement!r}",
+                         where(pkg.folder, "errata.yaml"), e.row)
 
 
 def _check_tree(fw: Framework, data_sources: set[str], problems: Problems, file: str) -> None:
@@ -456,7 +552,7 @@ def _check_tree(fw: Framework, data_sources: set[str], problems: Problems, file:
         if expected is not None and actual != expected:
             problems.add("KB027", f"framework {fw.meta.id!r} states {expected} {lvl}s; "
                          f"{actual} are declared", file)
-    level = fw.meta.inputs.level
+    level = fw.meta.inputs.level if fw.meta.inputs is not None else "indicator"
     has_child = {n.parent for n in fw.nodes if n.parent}
     for n in fw.nodes:
         if n.level != "indicator" and n.level != level and n.id not in has_child:
@@ -469,6 +565,7 @@ def _check_observations(
 ) -> None:
     spec = fw.meta.inputs
     levels = {n.id: n.level for n in fw.nodes}
+    assert spec is not None or published
     unknown_place = ~df["place"].isin(refs)
     for r, p in zip(df.loc[unknown_place, "row"], df.loc[unknown_place, "place"], strict=True):
         kind, _, pid = str(p).partition(":")
@@ -480,7 +577,7 @@ def _check_observations(
         ok_concept = concept_level.notna()
     for r, c in zip(df.loc[~ok_concept, "row"], df.loc[~ok_concept, "concept"], strict=True):
         problems.add("KB021", f"unknown framework node {c!r}", file, int(r))
-    if not published:
+    if not published and spec is not None:
         wrong = ok_concept & concept_level.ne(spec.level)
         for r, c, lv in zip(df.loc[wrong, "row"], df.loc[wrong, "concept"],
                             concept_level[wrong], strict=True):
@@ -504,6 +601,7 @@ def _check_observations(
 
 
 def _check_complete(fw: Framework, df: pd.DataFrame, problems: Problems, file: str) -> None:
+    assert fw.meta.inputs is not None
     needed = {n.id for n in fw.nodes if n.level == fw.meta.inputs.level}
     have = df.groupby("place")["concept"].agg(set)
     for place, concepts in have.items():

@@ -254,6 +254,14 @@ class PublishedSpec(BaseModel):
     file: str
 
 
+class WeightsSpec(BaseModel):
+    """What the printed weights mean: percent or fraction, of the parent or of the total."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    unit: Literal["percent", "fraction"] | None = None
+    basis: Literal["parent", "total"] | None = None
+
+
 class FrameworkMeta(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
     id: Slug
@@ -269,8 +277,10 @@ class FrameworkMeta(BaseModel):
     default_direction: Literal[1, -1] = 1
     default_weight: float = Field(default=1.0, ge=0)
     method: MethodSpec = MethodSpec()
-    inputs: InputSpec
+    inputs: InputSpec | None = None
+    """Absent when the report gives only scores: the framework is then described, not scored."""
     published: PublishedSpec | None = None
+    weights: WeightsSpec = WeightsSpec()
     weight_sets: str | None = None
     """A CSV of named alternative weight sets: ``set,node,weight``."""
     unit: str = ""
@@ -313,17 +323,24 @@ class Node(Row):
 
 
 class Erratum(Row):
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
     id: Slug
     table: str = ""
     edition: Literal["zh", "en", "both"]
     line: int | None = Field(default=None, ge=1)
     line_en: int | None = Field(default=None, ge=1)
     city: Slug | None = None
+    place: str | None = None
+    """A place reference, for errata about a place that is not a city."""
+    period: str | None = None
     concept: Slug | None = None
+    statement: Slug | None = None
     printed: str | None = None
     printed_en: str | None = None
-    used: str
+    used: str | None = None
+    """The value in the data files; None when the passage supplies no value that is used."""
     reason: str = Field(min_length=1)
+    note: str = ""
 
     _check_id = field_validator("id")(_slug)
 
@@ -336,18 +353,95 @@ class WeightSetRow(Row):
     _check_set = field_validator("set")(_slug)
 
 
+COMPUTE_KEYS = {
+    "aggregate", "framework", "statistic", "period", "concept", "places", "level", "kind", "tier",
+    "members", "top", "within", "value_min", "value_max", "value_above", "value_below",
+    "ordered",
+}
+AGGREGATES = ("count", "mean", "median", "max", "min", "sum", "rank", "members")
+
+
+class Statement(Row):
+    """A checkable statement a report makes about its own figures, and how to recompute it."""
+
+    id: Slug
+    text: str = Field(min_length=1)
+    line: int | None = Field(default=None, ge=1)
+    line_en: int | None = Field(default=None, ge=1)
+    stated: float | list[str] | str
+    decimals: int | None = Field(default=None, ge=0)
+    unit: str | None = None
+    compute: dict[str, Any] | None = None
+    note: str = ""
+
+    _check_id = field_validator("id")(_slug)
+
+    @field_validator("compute")
+    @classmethod
+    def _compute(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        if v is None:
+            return v
+        unknown = sorted(set(v) - COMPUTE_KEYS)
+        if unknown:
+            raise ValueError(f"unknown compute keys {unknown}; known: {sorted(COMPUTE_KEYS)}")
+        if v.get("aggregate") not in AGGREGATES:
+            raise ValueError(f"aggregate must be one of {AGGREGATES}, not {v.get('aggregate')!r}")
+        if ("framework" in v) == ("statistic" in v) and "members" not in v:
+            raise ValueError("compute needs exactly one of framework or statistic (or members)")
+        return v
+
+
+class Statistic(Row):
+    id: Slug
+    name_zh: str = ""
+    name_en: str = ""
+    unit: str = ""
+    note: str = ""
+
+    _check_id = field_validator("id")(_slug)
+
+
+class TierBand(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: Slug
+    name_zh: str = ""
+    name_en: str = ""
+    min: float | None = None
+    max: float | None = None
+    line: int | None = Field(default=None, ge=1)
+    line_en: int | None = Field(default=None, ge=1)
+
+
+class Tiers(BaseModel):
+    """Score bands of one framework concept (``min <= score < max``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    framework: Slug
+    concept: str = "total"
+    bands: list[TierBand]
+
+
+class TierMember(Row):
+    tier: Slug
+    place: str
+    line: int | None = Field(default=None, ge=1)
+
+    _check_place = field_validator("place")(_place_ref)
+
+
 @dataclass
 class Framework:
     """A framework as declared: metadata, its nodes, and its observations as DataFrames.
 
     ``inputs`` and ``published`` have columns ``place, concept, value, rank, table, line,
-    line_en, row`` (``concept`` a node id or ``total``; ``rank`` may be missing).
+    line_en, row`` (``place`` a place reference, ``concept`` a node id or ``total``; ``rank``
+    may be missing). ``inputs`` is None for a framework the report only describes.
     """
 
     meta: FrameworkMeta
     source: str
     nodes: list[Node]
-    inputs: pd.DataFrame
+    inputs: pd.DataFrame | None
     published: pd.DataFrame | None = None
     weight_sets: list[WeightSetRow] = field(default_factory=list)
 
@@ -366,6 +460,11 @@ class SourcePackage:
     clusters: list[Cluster] = field(default_factory=list)
     members: list[ClusterMember] = field(default_factory=list)
     frameworks: list[Framework] = field(default_factory=list)
+    statistics: list[Statistic] = field(default_factory=list)
+    statistic_values: pd.DataFrame | None = None
+    statements: list[Statement] = field(default_factory=list)
+    tiers: Tiers | None = None
+    tier_members: list[TierMember] = field(default_factory=list)
     errata: list[Erratum] = field(default_factory=list)
 
 

@@ -107,6 +107,26 @@ def erratum(source_slug: str, slug: str) -> str:
     return f"{ID}erratum/{source_slug}/{slug}"
 
 
+def statistic(source_slug: str, slug: str) -> str:
+    return f"{ID}statistic/{source_slug}/{slug}"
+
+
+def statistics_scheme(source_slug: str) -> str:
+    return f"{ID}statistic/{source_slug}"
+
+
+def statement(source_slug: str, slug: str) -> str:
+    return f"{ID}statement/{source_slug}/{slug}"
+
+
+def tier_scheme(framework_slug: str) -> str:
+    return f"{ID}framework/{framework_slug}/tiers"
+
+
+def tier(framework_slug: str, slug: str) -> str:
+    return f"{ID}framework/{framework_slug}/tiers/{slug}"
+
+
 def run(slug: str) -> str:
     return f"{ID}run/{slug}"
 

@@ -244,6 +244,7 @@ def _observations(plan: Plan, rid: str, raw: pd.DataFrame, result: engine.Result
         "obs": frame["obs"], "dataset": frame["dataset"], "framework": fw,
         "place": frame["place"], "concept": frame["concept"],
         "value": frame["value"].astype("float64"), "rank": frame["rank"].astype("Int64"),
+        "period": plan.period,
     })
     return _Out(dataset, normalised_dataset, frame, imputed,
                 pd.concat(derivations, ignore_index=True))

@@ -7,6 +7,7 @@ that a million observations take seconds, not minutes.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -31,7 +32,8 @@ PREF = iri(ns.SKOS + "prefLabel")
 ALT = iri(ns.SKOS + "altLabel")
 XSD = ns.XSD
 
-OBS_FRAME_COLUMNS = ["obs", "graph", "dataset", "framework", "place", "concept", "value", "rank"]
+OBS_FRAME_COLUMNS = ["obs", "graph", "dataset", "framework", "place", "concept", "value", "rank",
+                     "period"]
 """Columns of the columnar copy: IRIs as strings, value float64, rank Int64."""
 
 
@@ -73,13 +75,17 @@ class Built:
 def build_rdf(catalog: Catalog) -> Built:
     graphs: dict[str, str] = {}
     frames: list[pd.DataFrame] = []
+    named_sources: set[str] = set()
     for pkg in catalog.sources:
         g = ns.graph_source(pkg.meta.id)
         sink = QuadSink()
-        _source(sink, pkg, iri(g))
+        _source(sink, pkg, iri(g), named_sources)
         _places(sink, pkg, iri(g))
         for fw in pkg.frameworks:
             frames.extend(_framework(sink, pkg, fw, iri(g)))
+        frames.extend(_statistics(sink, pkg, iri(g)))
+        _statements(sink, pkg, iri(g))
+        _tiers(sink, pkg, iri(g))
         _errata(sink, pkg, iri(g))
         graphs[g] = sink.text()
     obs = pd.concat(frames, ignore_index=True) if frames else empty_observations()
@@ -92,7 +98,7 @@ def empty_observations() -> pd.DataFrame:
     )
 
 
-def _source(sink: QuadSink, pkg: SourcePackage, g: str) -> None:
+def _source(sink: QuadSink, pkg: SourcePackage, g: str, named_sources: set[str]) -> None:
     m = pkg.meta
     if m.is_report:
         s = iri(ns.source(m.id))
@@ -109,13 +115,22 @@ def _source(sink: QuadSink, pkg: SourcePackage, g: str) -> None:
             sink.typed(o, P(ns.SCHEMA, "Organization"), g)
             _labels(sink, o, pub.name_zh, pub.name_en, g)
     for ds in m.data_sources:
+        # a data source (统计公报) is one node however many reports name it; its names are
+        # given by the first report that names it, each report's mention is a citation
         s = iri(ns.source(ds.id))
         sink.typed(s, P(ns.KB, "DataSource"), g)
         sink.typed(s, P(ns.KB, "Source"), g)
-        _titles(sink, s, ds.name_zh, ds.name_en, g)
+        if ds.id not in named_sources:
+            _titles(sink, s, ds.name_zh, ds.name_en, g)
+            named_sources.add(ds.id)
         if m.is_report:
             sink.add(s, P(ns.PROV, "hadPrimarySource"), iri(ns.source(m.id)), g)
-        _lines(sink, s, ds.line, ds.line_en, g)
+            where = [f"{m.seeds.get(ed, ed)} line {n}"
+                     for ed, n in (("zh", ds.line), ("en", ds.line_en)) if n is not None]
+            title = m.title_zh or m.title_en
+            sink.add(s, P(ns.DCTERMS, "bibliographicCitation"),
+                     lit(f"{title}: {ds.name_zh or ds.name_en}" + (
+                         f" ({'; '.join(where)})" if where else "")), g)
     for ref in m.sources:
         s = iri(ns.source(ref.id))
         sink.typed(s, P(ns.KB, "Source"), g)
@@ -226,9 +241,10 @@ def _framework(sink: QuadSink, pkg: SourcePackage, fw: Framework, g: str) -> lis
 
     concepts = {n.id: ns.node(m.id, n.id) for n in fw.nodes} | {"total": ns.framework(m.id)}
     labels = {n.id: n for n in fw.nodes}
-    frames = [
-        _dataset(sink, pkg, fw, "inputs", "InputDataSet", fw.inputs, concepts, labels, g)
-    ]
+    frames = []
+    if fw.inputs is not None:
+        frames.append(_dataset(sink, pkg, fw, "inputs", "InputDataSet", fw.inputs, concepts,
+                               labels, g))
     if fw.published is not None:
         frames.append(_dataset(sink, pkg, fw, "published", "PublishedDataSet", fw.published,
                                concepts, labels, g))
@@ -294,29 +310,44 @@ def _dataset(
     concepts: dict[str, str], nodes: dict[str, Node], g: str,
 ) -> pd.DataFrame:
     m = fw.meta
-    d = ns.dataset(m.id, name)
+    title = {"inputs": "input values", "published": "published scores and ranks"}[name]
+    return _observation_table(
+        sink, pkg, ns.dataset(m.id, name), cls, ns.framework(m.id),
+        f"{m.name_en or m.name_zh}: {title}", df, concepts,
+        f"{ns.ID}obs/{m.id}/{name}/", m.period,
+        lambda t: f"{nodes[t].name_zh} / {nodes[t].name_en}" if t in nodes else t, g)
+
+
+def _observation_table(
+    sink: QuadSink, pkg: SourcePackage, d: str, cls: str, framework: str | None, title: str,
+    df: pd.DataFrame, concepts: dict[str, str], obs_prefix: str, period: str,
+    table_label: Callable[[str], str], g: str,
+) -> pd.DataFrame:
+    """A dataset and its observations, set-wise; returns their rows for the columnar copy."""
     sink.typed(iri(d), P(ns.KB, cls), g)
     sink.typed(iri(d), P(ns.QB, "DataSet"), g)
-    sink.add(iri(d), P(ns.KB, "framework"), iri(ns.framework(m.id)), g)
+    if framework is not None:
+        sink.add(iri(d), P(ns.KB, "framework"), iri(framework), g)
     sink.add(iri(d), P(ns.PROV, "hadPrimarySource"), iri(ns.source(pkg.meta.id)), g)
-    title = {"inputs": "input values", "published": "published scores and ranks"}[name]
-    sink.add(iri(d), P(ns.DCTERMS, "title"), lit(f"{m.name_en}: {title}", lang="en"), g)
+    sink.add(iri(d), P(ns.DCTERMS, "title"), lit(title, lang="en"), g)
 
     kind = df["place"].str.split(":", n=1).str[0]
     pid = df["place"].str.split(":", n=1).str[1]
     place_iri = ns.ID + kind + "/" + pid
     slug = pid.where(kind == "city", kind + "-" + pid)
-    obs_iri = ns.ID + "obs/" + m.id + "/" + name + "/" + slug + "/" + df["concept"]
+    periods = df["period"].where(df["period"] != "", period)
+    suffix = ("/" + periods).where(df["period"] != "", "")
+    obs_iri = obs_prefix + slug + "/" + df["concept"] + suffix
     s = "<" + obs_iri + ">"
-    period = lit(m.period, datatype=XSD + "gYear")
     const = {
         T: iri(ns.QB + "Observation"),
         P(ns.QB, "dataSet"): iri(d),
-        P(ns.SDMX_DIM, "refPeriod"): period,
         P(ns.PROV, "hadPrimarySource"): iri(ns.source(pkg.meta.id)),
     }
     for p, o in const.items():
         sink.extend_lines(s + f" {p} {o} {g} .\n")
+    sink.extend_lines(column_quads(s, P(ns.SDMX_DIM, "refPeriod"),
+                                   '"' + periods + f'"^^<{XSD}gYear>', g))
     sink.extend_lines(column_quads(s, P(ns.SDMX_DIM, "refArea"), "<" + place_iri + ">", g))
     concept_iri = df["concept"].map(concepts)
     sink.extend_lines(column_quads(s, P(ns.KB, "concept"), "<" + concept_iri + ">", g))
@@ -327,27 +358,27 @@ def _dataset(
     sink.extend_lines(column_quads(s, P(ns.KB, "sourceLine"), integer_column(df["line"]), g))
     sink.extend_lines(column_quads(s, P(ns.KB, "sourceLineEn"),
                                    integer_column(df["line_en"]), g))
-    citation = _citation(pkg, df, nodes)
+    citation = _citation(pkg, df, table_label)
     sink.extend_lines(column_quads(s, P(ns.DCTERMS, "bibliographicCitation"),
                                    string_column(citation), g))
     return pd.DataFrame({
         "obs": obs_iri,
         "graph": g.strip("<>"),
         "dataset": d,
-        "framework": ns.framework(m.id),
+        "framework": framework or "",
         "place": place_iri,
         "concept": concept_iri,
         "value": df["value"].astype("float64"),
         "rank": df["rank"].astype("Int64"),
+        "period": periods,
     })
 
 
-def _citation(pkg: SourcePackage, df: pd.DataFrame, nodes: dict[str, Node]) -> pd.Series:
+def _citation(pkg: SourcePackage, df: pd.DataFrame,
+              table_label: Callable[[str], str]) -> pd.Series:
     """Readable citation: report, table, and the line in each edition's text."""
     meta = pkg.meta
-    table = df["table"].map(
-        lambda t: f"{nodes[t].name_zh} / {nodes[t].name_en}" if t in nodes else t
-    )
+    table = df["table"].map(table_label)
     text = (meta.title_zh or meta.title_en) + ", " + table
     zh, en = meta.seeds.get("zh", "zh"), meta.seeds.get("en", "en")
     line = df["line"].astype("string")
@@ -355,6 +386,79 @@ def _citation(pkg: SourcePackage, df: pd.DataFrame, nodes: dict[str, Node]) -> p
     text = text + (", " + zh + " line " + line).fillna("")
     text = text + ("; " + en + " line " + line_en).fillna("")
     return text
+
+
+def _statistics(sink: QuadSink, pkg: SourcePackage, g: str) -> list[pd.DataFrame]:
+    """Statistics (figures outside any composite index) as a concept scheme and a dataset."""
+    if not pkg.statistics or pkg.statistic_values is None:
+        return []
+    scheme = iri(ns.statistics_scheme(pkg.meta.id))
+    sink.typed(scheme, P(ns.SKOS, "ConceptScheme"), g)
+    _labels(sink, scheme, f"{pkg.meta.title_zh} 统计数据", f"{pkg.meta.title_en}: statistics", g)
+    concepts = {}
+    for st in pkg.statistics:
+        s = iri(ns.statistic(pkg.meta.id, st.id))
+        concepts[st.id] = ns.statistic(pkg.meta.id, st.id)
+        sink.typed(s, P(ns.KB, "Statistic"), g)
+        sink.typed(s, P(ns.SKOS, "Concept"), g)
+        sink.add(s, P(ns.SKOS, "inScheme"), scheme, g)
+        _labels(sink, s, st.name_zh, st.name_en, g)
+        if st.unit:
+            sink.add(s, P(ns.SDMX_ATTR, "unitMeasure"), lit(st.unit), g)
+        if st.note:
+            sink.add(s, P(ns.RDFS, "comment"), lit(st.note, lang="en"), g)
+    title = f"{pkg.meta.title_en or pkg.meta.title_zh}: statistics"
+    frame = _observation_table(
+        sink, pkg, ns.dataset(pkg.meta.id, "statistics"), "PublishedDataSet", None, title,
+        pkg.statistic_values, concepts, f"{ns.ID}obs/{pkg.meta.id}/statistics/", "",
+        lambda t: t, g)
+    return [frame]
+
+
+def _statements(sink: QuadSink, pkg: SourcePackage, g: str) -> None:
+    report = iri(ns.source(pkg.meta.id))
+    for st in pkg.statements:
+        s = iri(ns.statement(pkg.meta.id, st.id))
+        sink.typed(s, P(ns.KB, "Statement"), g)
+        sink.add(s, P(ns.DCTERMS, "description"), lit(st.text, lang="zh"), g)
+        sink.add(s, P(ns.KB, "statedValue"), lit(json.dumps(st.stated, ensure_ascii=False)), g)
+        if st.decimals is not None:
+            sink.add(s, P(ns.KB, "decimals"), integer(st.decimals), g)
+        if st.unit:
+            sink.add(s, P(ns.SDMX_ATTR, "unitMeasure"), lit(st.unit), g)
+        if st.compute is not None:
+            sink.add(s, P(ns.KB, "computation"),
+                     lit(json.dumps(st.compute, ensure_ascii=False, sort_keys=True)), g)
+        if st.note:
+            sink.add(s, P(ns.RDFS, "comment"), lit(st.note, lang="en"), g)
+        sink.add(s, P(ns.PROV, "hadPrimarySource"), report, g)
+        _lines(sink, s, st.line, st.line_en, g)
+
+
+def _tiers(sink: QuadSink, pkg: SourcePackage, g: str) -> None:
+    t = pkg.tiers
+    if t is None:
+        return
+    fw = ns.framework(t.framework)
+    scheme = iri(ns.tier_scheme(t.framework))
+    sink.typed(scheme, P(ns.SKOS, "ConceptScheme"), g)
+    sink.add(scheme, P(ns.KB, "framework"), iri(fw), g)
+    concept = fw if t.concept == "total" else ns.node(t.framework, t.concept)
+    sink.add(scheme, P(ns.KB, "classifies"), iri(concept), g)
+    for b in t.bands:
+        s = iri(ns.tier(t.framework, b.id))
+        sink.typed(s, P(ns.KB, "Tier"), g)
+        sink.typed(s, P(ns.SKOS, "Concept"), g)
+        sink.add(s, P(ns.SKOS, "inScheme"), scheme, g)
+        _labels(sink, s, b.name_zh, b.name_en, g)
+        if b.min is not None:
+            sink.add(s, P(ns.KB, "minScore"), decimal(b.min), g)
+        if b.max is not None:
+            sink.add(s, P(ns.KB, "maxScore"), decimal(b.max), g)
+        _lines(sink, s, b.line, b.line_en, g)
+    for m in pkg.tier_members:
+        sink.add(iri(ns.place_ref(m.place)), P(ns.KB, "printedTier"),
+                 iri(ns.tier(t.framework, m.tier)), g)
 
 
 def _errata(sink: QuadSink, pkg: SourcePackage, g: str) -> None:
@@ -366,7 +470,7 @@ def _errata(sink: QuadSink, pkg: SourcePackage, g: str) -> None:
             sink.add(s, P(ns.KB, "printedValue"), lit(e.printed), g)
         if e.printed_en is not None:
             sink.add(s, P(ns.KB, "printedValueEn"), lit(e.printed_en), g)
-        sink.add(s, P(ns.KB, "usedValue"), lit(e.used), g)
+        sink.add(s, P(ns.KB, "usedValue"), lit(e.used if e.used is not None else "(none)"), g)
         sink.add(s, P(ns.KB, "reason"), lit(e.reason, lang="en"), g)
         sink.add(s, P(ns.KB, "edition"), lit(e.edition), g)
         sink.add(s, P(ns.PROV, "hadPrimarySource"), iri(ns.source(pkg.meta.id)), g)
@@ -375,6 +479,14 @@ def _errata(sink: QuadSink, pkg: SourcePackage, g: str) -> None:
         _lines(sink, s, e.line, e.line_en, g)
         for target in touched(e, fws):
             sink.add(s, P(ns.KB, "touches"), iri(target), g)
+        if e.statement is not None:
+            sink.add(s, P(ns.KB, "touches"), iri(ns.statement(pkg.meta.id, e.statement)), g)
+        if e.place is not None:
+            sink.add(s, P(ns.KB, "concernsPlace"), iri(ns.place_ref(e.place)), g)
+        if e.concept is not None and e.concept in {st.id for st in pkg.statistics}:
+            sink.add(s, P(ns.KB, "touches"), iri(ns.statistic(pkg.meta.id, e.concept)), g)
+        if e.note:
+            sink.add(s, P(ns.RDFS, "comment"), lit(e.note, lang="en"), g)
 
 
 def touched(e: Erratum, fws: dict[str, Framework]) -> list[str]:
@@ -386,7 +498,7 @@ def touched(e: Erratum, fws: dict[str, Framework]) -> list[str]:
             continue
         if e.city is None:
             out.append(ns.framework(fw_id) if e.concept == "total" else ns.node(fw_id, e.concept))
-        elif levels.get(e.concept) == fw.meta.inputs.level:
+        elif fw.meta.inputs is not None and levels.get(e.concept) == fw.meta.inputs.level:
             out.append(ns.observation(fw_id, "inputs", e.city, e.concept))
         elif fw.published is not None:
             out.append(ns.observation(fw_id, "published", e.city, e.concept))
