@@ -262,9 +262,13 @@ def check(
     home: Home = None,
     fmt: Fmt = Format.table,
     shapes: Annotated[bool, typer.Option(help="Also re-validate the SHACL shapes.")] = True,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v",
+                                          help="List every statement.")] = False,
 ) -> None:
-    """Validate the store and verify computed scores against every published value."""
+    """Validate the store, verify computed scores against every published value, and
+    reproduce every report's checkable statements and printed tier lists."""
     from kb.ranking import scored_frameworks
+    from kb.statements import check_statements, check_tiers
     from kb.validate import check_shapes
     from kb.verify import verify
 
@@ -279,6 +283,25 @@ def check(
             for p in res.problems:
                 console.print(f"  {p}", highlight=False)
             failed |= not res.conforms
+        statements = check_statements(store, b)
+        if not statements.empty:
+            counts = statements["status"].value_counts().to_dict()
+            console.print("report statements: " + ", ".join(f"{n} {k}" for k, n in
+                                                          sorted(counts.items())))
+            quiet = statements["status"].isin(["agrees", "not computable"])
+            shown = statements if verbose else statements[~quiet]
+            emit(shown.assign(stated=shown["stated"].map(str),
+                              computed=shown["computed"].map(str)), fmt,
+                 title="statements" + ("" if verbose else " that differ from the knowledge "
+                                       "base (--verbose shows all)"))
+            failed |= bool(statements["status"].str.startswith(("DIFFERS", "error")).any())
+        tiers = check_tiers(store, b)
+        if not tiers.empty:
+            counts = tiers["status"].value_counts().to_dict()
+            console.print("printed tier lists: " + ", ".join(f"{n} {k}" for k, n in
+                                                           sorted(counts.items())))
+            emit(tiers[tiers["status"] != "agrees"], fmt, title="tier disagreements")
+            failed |= bool((tiers["status"] == "DIFFERS").any())
         for fw in scored_frameworks(store):
             v = verify(store, b, fw)
             c = v.counts

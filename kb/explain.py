@@ -128,20 +128,80 @@ def explain_total(store: ox.Store, city: str, framework: str | None = None) -> S
     return root
 
 
+def explain_published(store: ox.Store, place: str, framework: str,
+                      concept: str | None = None) -> Step:
+    """What a report prints about a place in an index the knowledge base does not compute:
+    each published score with its rank, table and line, and any erratum; then the framework's
+    dimensions with their weights (how the report says the score is made)."""
+    place_iri = resolve(store, "place", place)
+    fw_iri = resolve(store, "framework", framework)
+    df = queries.get("published-scores").run(store, {"place": place_iri, "framework": fw_iri})
+    if concept is not None:
+        df = df[df["concept"] == concept]
+    labels = _labels(store, [place_iri, fw_iri])
+    if df.empty:
+        raise KbError("KB060", f"{labels[place_iri]} has no score in {labels[fw_iri]}")
+    root = Step("published scores", f"{labels[place_iri]} · {labels[fw_iri]}",
+                details={"method": "as printed by the report (not computed by citykb: the "
+                                   "report does not give the values its scores are made of)"})
+    for _c, cdf in df.groupby("concept", sort=False):
+        r = cdf.iloc[0]
+        name = (f"{_s(r['conceptZh'])} ({_s(r['conceptEn'])})" if _s(r["conceptZh"])
+                else "total")
+        step = Step("score", name, _num(r["score"]), _int(r["rank"]),
+                    {"read from": _s(r["citation"])})
+        for _e, edf in cdf.dropna(subset=["erratum"]).groupby("erratum", sort=False):
+            e = edf.iloc[0]
+            step.children.append(Step("erratum", f"correction: used {e['used']}",
+                                      details={"iri": _s(e["erratum"]),
+                                               "reason": _s(e["reason"])}))
+        root.children.append(step)
+    tree = queries.get("framework-tree").run(store, {"framework": fw_iri})
+    dims = tree[tree["level"] == "dimension"]
+    if not dims.empty:
+        weights = Step("framework", "dimensions and weights")
+        for d in dims.to_dict("records"):
+            weights.children.append(Step("dimension", f"{_s(d['zh'])} ({_s(d['en'])})",
+                                         details={"weight": _s(d["weight"])}))
+        root.children.append(weights)
+    return root
+
+
+def _scored(store: ox.Store, framework: str) -> bool:
+    from kb.sparql import select
+
+    return bool(select(store, "SELECT ?fw WHERE { ?r a kb:ScoringRun ; kb:framework ?fw }",
+                       {"fw": ox.NamedNode(framework)}))
+
+
+def _framework_of(store: ox.Store, node: str) -> str:
+    from kb.sparql import select
+
+    rows = select(store, "SELECT ?n ?fw WHERE { ?n skos:inScheme ?fw }", {"n": ox.NamedNode(node)})
+    assert rows and rows[0]["fw"] is not None
+    return rows[0]["fw"].value
+
+
 def explain(store: ox.Store, city: str, concept: str | None = None) -> Step:
-    """Explain a city's dimension score (``concept`` a dimension) or total (a framework or
-    nothing)."""
+    """Explain a place's score: a dimension's (``concept`` a dimension), or a total
+    (``concept`` a framework, or nothing for the one scored framework). For an index the
+    knowledge base only describes, what the report prints."""
     if concept is None:
         return explain_total(store, city)
     try:
-        return explain_dimension(store, city, concept)
+        dim = resolve(store, "dimension", concept)
     except KbError as dim_error:
-        if dim_error.code != "KB050" or "dimension" not in dim_error.message:
-            raise
         try:
-            return explain_total(store, city, concept)
+            fw = resolve(store, "framework", concept)
         except KbError:
             raise dim_error from None
+        if _scored(store, fw):
+            return explain_total(store, city, fw)
+        return explain_published(store, city, fw)
+    fw = _framework_of(store, dim)
+    if _scored(store, fw):
+        return explain_dimension(store, city, dim)
+    return explain_published(store, city, fw, dim)
 
 
 def _only_framework(store: ox.Store) -> str:

@@ -119,3 +119,21 @@ def test_check_passes(real_home: Path) -> None:
 def test_no_store_exit_code(tmp_path: Path) -> None:
     code, out = kb(tmp_path / "nothing", "rank")
     assert code == 4 and "KB040" in out
+
+
+def test_explain_works_for_an_index_citykb_only_describes(real_home: Path) -> None:
+    code, out = kb(real_home, "explain", "杭州", "China City Digital Economy Index 2020",
+                   "--format", "json")
+    assert code == 0, out
+    tree = json.loads(out)
+    total = tree["children"][0]
+    assert (total["value"], total["rank"]) == (89.1, 5)
+    assert "001_5df1c8c77506a7d3.txt line" in total["details"]["read from"]
+    weights = {c["label"]: c["details"]["weight"] for c in tree["children"][-1]["children"]}
+    assert weights["城市服务 (City services)"] == "35.0"
+
+
+def test_explain_a_county_level_unit(real_home: Path) -> None:
+    code, out = kb(real_home, "explain", "南山区", "dei-2020-county", "--format", "json")
+    assert code == 0, out
+    assert json.loads(out)["children"][0]["value"] == 85.8

@@ -71,3 +71,58 @@ def test_injection_is_impossible(real_store: ox.Store) -> None:
             real_store, {"dimension": '经济实力> } UNION { ?x ?y ?z'})
     assert e.value.code == "KB050"
     assert ns.framework("coo-2025")
+
+
+def test_cluster_definitions_keep_sources_apart(real_store: ox.Store) -> None:
+    df = queries.get("cluster-definitions").run(real_store, {"name": "Yangtze River Delta"})
+    sizes = df.groupby("cluster")["member"].nunique()
+    assert sizes[ns.place("cluster", "plan-yangtze-river-delta")] == 26
+    assert sizes[ns.place("cluster", "dei2020-yangtze-river-delta")] == 41
+    graphs = df.groupby("cluster")["graph"].first()
+    assert graphs[ns.place("cluster", "plan-yangtze-river-delta")] == ns.graph_source("plans")
+    assert graphs[ns.place("cluster", "dei2020-yangtze-river-delta")] == \
+        ns.graph_source("dei2020")
+
+
+def test_cluster_top_n_uses_computed_or_published_ranks(real_store: ox.Store) -> None:
+    q = queries.get("cluster-top-n")
+    coo = q.run(real_store, {"area": "plan-yangtze-river-delta", "concept": "coo-2025",
+                             "top": "10"})
+    assert list(coo["placeZh"]) == ["上海", "杭州", "苏州", "南京"]
+    dei = q.run(real_store, {"area": "plan-yangtze-river-delta", "concept": "dei-2020",
+                             "top": "10"})
+    assert dei.iloc[0]["placeZh"] == "上海" and (dei["rank"] <= 10).all()
+
+
+def test_area_across_indices(real_store: ox.Store) -> None:
+    df = queries.get("area-across-indices").run(real_store, {"area": "东部"}).set_index(
+        "framework")
+    assert df.loc[ns.framework("coo-2025"), "places"] == 38
+    assert df.loc[ns.framework("mfg-2025"), "places"] == 36  # the report: 东部 36 of 50
+    assert df.loc[ns.framework("dei-2020"), "places"] == 69
+
+
+def test_city_across_reports(real_store: ox.Store) -> None:
+    df = queries.get("city-across-reports").run(real_store, {"place": "苏州"})
+    totals = df[df["concept"].str.contains("/framework/[^/]+$", regex=True)]
+    got = {ns.local_name(c): (v, r) for c, v, r in
+           zip(totals["concept"], totals["value"], totals["rank"], strict=True)}
+    assert got["coo-2025"] == (2235.0, 6) and got["dei-2020"] == (75.2, 12)
+    assert got["mfg-2025"][0] == 90.0
+
+
+def test_counties_of_province(real_store: ox.Store) -> None:
+    df = queries.get("counties-of-province").run(real_store, {"province": "江苏"})
+    assert "江阴" in set(df["countyZh"]) and set(df["kind"]) <= {
+        "district", "county-level-city", "county"}
+
+
+def test_cluster_aggregates_weighted_mean(real_store: ox.Store) -> None:
+    weight = ns.statistic("mfg2025", "green-factories")
+    df = queries.get("cluster-aggregates").run(
+        real_store, {"area": "plan-yangtze-river-delta", "framework": "coo-2025",
+                     "weight": weight})
+    row = df.iloc[0]
+    assert row["scored"] == 14 and row["weighted"] == 2
+    # 宁波 121 green factories × 1903, 苏州 93 × 2235
+    assert row["weightedMean"] == pytest.approx((121 * 1903 + 93 * 2235) / 214)
