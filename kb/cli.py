@@ -194,6 +194,12 @@ def explain(
     _guard(body)
 
 
+def ns_local(iri: str) -> str:
+    from kb.namespaces import local_name
+
+    return local_name(iri)
+
+
 def _params(values: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for v in values:
@@ -314,6 +320,70 @@ def check(
                 emit(v.mismatches[cols], fmt, title="mismatches")
         if failed:
             raise typer.Exit(EXIT_CHECK)
+
+    _guard(body)
+
+
+@app.command()
+def analyze(
+    framework: Annotated[str, typer.Argument(help="The index framework (name, slug or IRI).")],
+    compare: Annotated[str | None, typer.Option(
+        help="Another framework: Spearman correlation and largest movers over shared places."
+    )] = None,
+    sensitivity: Annotated[int, typer.Option(
+        help="Monte Carlo draws over weights and aggregation methods (0: none).")] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed of the Monte Carlo.")] = 0,
+    spread: Annotated[float, typer.Option(help="Weights vary by ± this share.")] = 0.25,
+    home: Home = None,
+    fmt: Fmt = Format.table,
+) -> None:
+    """Audit an index: statistics, correlations, balance, Cronbach's alpha, comparison with
+    another index, and the sensitivity of its ranks."""
+    from rich.progress import Progress
+
+    from kb import analysis
+    from kb.resolve import resolve
+    from kb.scoring import load_plan
+    from kb.store import read_observations
+
+    def body() -> None:
+        b = current_build(home)
+        store = open_store(b)
+        fw = resolve(store, "framework", framework)
+        t = analysis.scores_table(store, b, fw)
+        emit(analysis.describe(t).reset_index(names="dimension"), fmt,
+             title="dimensions: descriptive statistics")
+        for method in ("pearson", "spearman"):
+            emit(analysis.correlations(t, method).round(3).reset_index(names="dimension"),
+                 fmt, title=f"correlations between dimensions ({method})")
+        sd = analysis.balance(t)
+        bal = pd.DataFrame({"place": sd.index.map(ns_local), "sd": sd.to_numpy()})
+        emit(pd.concat([bal.head(5), bal.tail(5)]), fmt,
+             title="balance across dimensions: least and most balanced")
+        alpha = analysis.alpha_per_dimension(store, b, fw)
+        if not alpha.empty:
+            emit(pd.DataFrame({"dimension": alpha.index.map(t.labels),
+                               "alpha": alpha.round(3).to_numpy()}), fmt,
+                 title="Cronbach's alpha of each dimension's inputs")
+        if compare:
+            other = analysis.scores_table(store, b, resolve(store, "framework", compare))
+            rho, movers = analysis.compare_ranks(t.total, other.total)
+            console.print(f"Spearman rank correlation with {compare}: {rho:.3f} "
+                          f"({len(t.total.index.intersection(other.total.index))} shared)")
+            emit(movers.reset_index(names="place").assign(place=lambda d: d["place"].map(
+                ns_local)), fmt, title="largest movers")
+        if sensitivity > 0:
+            plan = load_plan(store, fw)
+            raw = read_observations(b, dataset=plan.inputs)
+            with Progress(console=err, transient=True) as bar:
+                task = bar.add_task("Monte Carlo", total=sensitivity)
+                result = analysis.sensitivity(
+                    plan.config, raw, draws=sensitivity, seed=seed, weight_spread=spread,
+                    progress=lambda i: bar.update(task, completed=i))
+            emit(result.reset_index(names="place").assign(place=lambda d: d["place"].map(
+                ns_local)), fmt,
+                 title=f"rank sensitivity ({sensitivity} draws, seed {seed}): median and "
+                       "5–95% interval")
 
     _guard(body)
 

@@ -356,9 +356,14 @@ class WeightSetRow(Row):
 COMPUTE_KEYS = {
     "aggregate", "framework", "statistic", "period", "concept", "places", "level", "kind", "tier",
     "members", "top", "within", "value_min", "value_max", "value_above", "value_below",
-    "ordered",
+    "ordered", "n", "nth", "method",
 }
-AGGREGATES = ("count", "mean", "median", "max", "min", "sum", "rank", "members")
+ANALYSES = ("spread-max", "spread-min", "correlation-max", "least-balanced",
+            "top-all-dimensions")
+"""Aggregates over a framework's dimension table (kb.analysis): the dimensions that spread
+most or least, the nth most correlated pair, the least balanced places, the places in the top
+``n`` of every dimension. Their stated value is a list of ids."""
+AGGREGATES = ("count", "mean", "median", "max", "min", "sum", "rank", "members", *ANALYSES)
 
 
 class Statement(Row):

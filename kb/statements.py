@@ -20,6 +20,7 @@ import pyoxigraph as ox
 
 from kb import namespaces as ns
 from kb.methods.classify import Band, bands
+from kb.models import ANALYSES
 from kb.sparql import to_frame
 from kb.store import BuildDir, read_observations
 
@@ -183,9 +184,30 @@ def _levels(c: dict[str, Any]) -> set[str] | None:
     return set(level if isinstance(level, list) else [level])
 
 
+def _analysis(ctx: Context, c: dict[str, Any]) -> list[str]:
+    """Aggregates over a framework's dimension table (see kb.models.ANALYSES)."""
+    from kb import analysis
+
+    t = analysis.scores_table(ctx.store, ctx.build, ns.framework(c["framework"]))
+    agg, n = c["aggregate"], int(c.get("n", 1))
+    if agg in ("spread-max", "spread-min"):
+        sd = t.dimensions.std().sort_values(ascending=agg == "spread-min")
+        return sorted(ns.local_name(d) for d in sd.index[:n])
+    if agg == "correlation-max":
+        pairs = analysis.correlated_pairs(
+            t, "spearman" if c.get("method") == "spearman" else "pearson")
+        row = pairs.iloc[int(c.get("nth", 1)) - 1]
+        return sorted([ns.local_name(row["a"]), ns.local_name(row["b"])])
+    if agg == "least-balanced":
+        return sorted(ns.local_name(p) for p in analysis.balance(t).index[:n])
+    return [ns.local_name(p) for p in analysis.top_in_every_dimension(t, int(c["top"]))]
+
+
 def evaluate(ctx: Context, c: dict[str, Any], source: str) -> tuple[Any, str | None]:
     """The computed value of one statement's computation, and its unit."""
     agg = c["aggregate"]
+    if agg in ANALYSES:
+        return _analysis(ctx, c), None
     levels = _levels(c)
     kinds = c.get("kind")
     kinds = set(kinds if isinstance(kinds, list) else [kinds]) if kinds else None
