@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import networkx as nx
+import numpy as np
 import pandas as pd
 
 from kb import methods
@@ -101,61 +102,113 @@ def tree(config: Config) -> nx.DiGraph:
     return g
 
 
+@dataclass(frozen=True)
+class _Codes:
+    """Places and nodes as integer codes: the pipeline groups and joins on integers and turns
+    codes back into IRIs once, at the end."""
+
+    places: np.ndarray
+    nodes: pd.Index
+    parent: np.ndarray
+    weight: np.ndarray
+    direction: np.ndarray
+
+    def place_names(self, codes: pd.Series) -> pd.Categorical:
+        out: pd.Categorical = pd.Categorical.from_codes(
+            codes.to_numpy(), categories=pd.Index(self.places))
+        return out
+
+    def node_names(self, codes: pd.Series) -> pd.Categorical:
+        out: pd.Categorical = pd.Categorical.from_codes(
+            codes.to_numpy(), categories=self.nodes)
+        return out
+
+
 def run(config: Config, raw: pd.DataFrame, places: pd.DataFrame | None = None) -> Result:
     """Score ``raw`` (columns place, concept, value; concepts are the input nodes)."""
     by_id = {n.id: n for n in config.nodes}
-    inputs = sorted(set(raw["concept"]))
-    unknown = [c for c in inputs if c not in by_id]
-    if unknown:
-        raise KbError("KB021", f"inputs for nodes not in the framework: {unknown[:5]}")
+    nodes = pd.Index([config.framework, *by_id])
+    concept = nodes.get_indexer(pd.Index(raw["concept"]))
+    if (concept <= 0).any():
+        bad = sorted(set(raw["concept"][concept <= 0]))[:5]
+        raise KbError("KB021", f"inputs for nodes not in the framework: {bad}")
+    place_codes, place_names = pd.factorize(raw["place"], sort=True)
+    codes = _Codes(
+        places=np.asarray(place_names, dtype=object),
+        nodes=nodes,
+        parent=np.array([-1] + [nodes.get_loc(n.parent) for n in by_id.values()]),
+        weight=np.array([1.0] + [n.weight for n in by_id.values()]),
+        direction=np.array([1] + [n.direction for n in by_id.values()]),
+    )
     g = tree(config)
+    inputs = set(nodes[np.unique(concept)])
     # the input nodes are the leaves of the scored tree: their declared children are ignored
     for c in inputs:
         g.remove_nodes_from(list(nx.descendants(g, c)))
 
-    normalised, identity = _normalise(config, raw, places, by_id)
+    coded = pd.DataFrame({"place": place_codes, "concept": concept,
+                          "value": raw["value"].to_numpy(dtype="float64")})
+    normalised, identity = _normalise(config, coded, places, by_id, codes)
     agg_frames: list[pd.DataFrame] = []
     links: list[pd.DataFrame] = []
     current = normalised[["place", "concept", "value"]]
-    weight = {n.id: n.weight for n in config.nodes}
-    parent_of = {c: p for p, c in g.edges}
-    for h, nodes in _levels(g):
-        child = current[current["concept"].map(parent_of).isin(nodes)]
-        child = child.assign(parent=child["concept"].map(parent_of),
-                             weight=child["concept"].map(weight))
+    for h, level_nodes in _levels(g):
+        level_codes = nodes.get_indexer(pd.Index(sorted(level_nodes)))
+        parent = codes.parent[current["concept"].to_numpy()]
+        child = current[np.isin(parent, level_codes)]
+        child = child.assign(parent=codes.parent[child["concept"].to_numpy()],
+                             weight=codes.weight[child["concept"].to_numpy()])
         links.append(pd.DataFrame({"place": child["place"], "concept": child["parent"],
                                    "child": child["concept"]}))
-        level = _aggregate_level(config, g, child, nodes, by_id)
+        level = _aggregate_level(config, child, level_codes, by_id, codes)
         level["level"] = h
         agg_frames.append(level)
         current = pd.concat([current, level[["place", "concept", "value"]]], ignore_index=True)
     aggregated = pd.concat(agg_frames, ignore_index=True)
     aggregated["rank"] = competition_rank(aggregated["value"], aggregated["concept"])
     link_frame = pd.concat(links, ignore_index=True)
-    return Result(normalised, aggregated, link_frame, identity)
+    return Result(_named(normalised, codes), _named(aggregated, codes),
+                  _named(link_frame, codes, ("concept", "child")), identity)
 
 
-def _normalise(config: Config, raw: pd.DataFrame, places: pd.DataFrame | None,
-               by_id: dict[str, NodeConfig]) -> tuple[pd.DataFrame, bool]:
-    df = raw[["place", "concept", "value"]].copy()
-    df["value"] = df["value"].astype("float64")
-    direction = df["concept"].map({k: n.direction for k, n in by_id.items()})
-    df["value"] = df["value"] * direction
+def _named(df: pd.DataFrame, codes: _Codes,
+           node_columns: tuple[str, ...] = ("concept",)) -> pd.DataFrame:
+    """Codes back to IRIs, as categoricals (cheap at a million rows)."""
+    out = df.copy()
+    out["place"] = codes.place_names(df["place"])
+    for col in node_columns:
+        out[col] = codes.node_names(df[col])
+    return out
+
+
+def _normalise(config: Config, df: pd.DataFrame, places: pd.DataFrame | None,
+               by_id: dict[str, NodeConfig], codes: _Codes) -> tuple[pd.DataFrame, bool]:
+    direction = codes.direction[df["concept"].to_numpy()]
+    df = df.assign(value=df["value"] * direction)
     # complete the place × indicator grid so imputation sees the gaps
-    grid = pd.MultiIndex.from_product(
-        [sorted(df["place"].unique()), sorted(df["concept"].unique())], names=["place", "concept"])
-    df = df.set_index(["place", "concept"]).reindex(grid).reset_index()
-    missing = df["value"].isna()
-    impute = methods.get("impute", config.impute.name)
-    attrs = places if places is not None else pd.DataFrame(index=df["place"].unique())
-    df["value"] = impute.fn(df, attrs, **config.impute.params)
-    df["imputed"] = missing & df["value"].notna()
-    calls = {c: (by_id[c].normalise or config.normalise) for c in df["concept"].unique()}
-    out = pd.Series(index=df.index, dtype="float64")
-    for key, concepts in _group_calls(calls).items():
+    place_ids = np.unique(df["place"].to_numpy())
+    concept_ids = np.unique(df["concept"].to_numpy())
+    if len(df) < len(place_ids) * len(concept_ids):
+        grid = pd.MultiIndex.from_product([place_ids, concept_ids], names=["place", "concept"])
+        df = df.set_index(["place", "concept"]).reindex(grid).reset_index()
+    missing = df["value"].isna().to_numpy()
+    if config.impute.name != "none":
+        named = df.assign(place=codes.places[df["place"].to_numpy()])
+        attrs = places if places is not None else pd.DataFrame(index=codes.places)
+        filled = methods.get("impute", config.impute.name).fn(named, attrs,
+                                                               **config.impute.params)
+        df["value"] = filled.to_numpy()
+    df["imputed"] = missing & df["value"].notna().to_numpy()
+    names = codes.nodes.to_numpy()
+    calls = {int(c): (by_id[names[c]].normalise or config.normalise) for c in concept_ids}
+    out = np.full(len(df), np.nan)
+    for key, group in _group_calls(calls).items():
         name, params = key[0], dict(key[1])
-        rows = df["concept"].isin(concepts)
-        out[rows] = methods.get("normalise", name).fn(df[rows], **params)
+        rows = np.isin(df["concept"].to_numpy(), group)
+        if rows.all():
+            out = methods.get("normalise", name).fn(df, **params).to_numpy()
+        else:
+            out[rows] = methods.get("normalise", name).fn(df[rows], **params).to_numpy()
     identity = (all(c.name == "none" for c in calls.values())
                 and bool((direction == 1).all()) and not df["imputed"].any())
     df["value"] = out
@@ -163,9 +216,9 @@ def _normalise(config: Config, raw: pd.DataFrame, places: pd.DataFrame | None,
     return df, identity
 
 
-def _group_calls(calls: dict[str, Call]) -> dict[tuple[str, tuple[tuple[str, Any], ...]],
-                                                  list[str]]:
-    groups: dict[tuple[str, tuple[tuple[str, Any], ...]], list[str]] = {}
+def _group_calls(calls: dict[Any, Call]) -> dict[tuple[str, tuple[tuple[str, Any], ...]],
+                                                 list[Any]]:
+    groups: dict[tuple[str, tuple[tuple[str, Any], ...]], list[Any]] = {}
     for concept, call in calls.items():
         key = (call.name, tuple(sorted((k, _hashable(v)) for k, v in call.params.items())))
         groups.setdefault(key, []).append(concept)
@@ -193,27 +246,28 @@ def _levels(g: nx.DiGraph) -> list[tuple[int, set[str]]]:
     return sorted(by_h.items())
 
 
-def _aggregate_level(config: Config, g: nx.DiGraph, child: pd.DataFrame, nodes: set[str],
-                     by_id: dict[str, NodeConfig]) -> pd.DataFrame:
+def _aggregate_level(config: Config, child: pd.DataFrame, level_codes: np.ndarray,
+                     by_id: dict[str, NodeConfig], codes: _Codes) -> pd.DataFrame:
     present = child[child["value"].notna()]
+    names = codes.nodes.to_numpy()
+    calls: dict[int, Call] = {}
+    for c in level_codes:
+        own = by_id[names[c]].aggregate if names[c] in by_id else None
+        calls[int(c)] = own or config.aggregate
     parts: list[pd.Series] = []
-    calls: dict[str, Call] = {}
-    for n in nodes:
-        own = by_id[n].aggregate if n in by_id else None
-        calls[n] = own or config.aggregate
     for key, parents in _group_calls(calls).items():
         name, params = key[0], dict(key[1])
-        rows = present[present["parent"].isin(parents)]
+        rows = present if len(parents) == len(calls) else \
+            present[np.isin(present["parent"].to_numpy(), parents)]
         parts.append(methods.get("aggregate", name).fn(rows, **params))
-    values = pd.concat(parts) if parts else pd.Series(dtype="float64")
+    values = pd.concat(parts) if len(parts) > 1 else parts[0]
     # every (place, parent) pair gets a row, missing where no child is present
-    places = sorted(child["place"].unique())
-    grid = pd.MultiIndex.from_product([places, sorted(nodes)], names=KEYS)
+    grid = pd.MultiIndex.from_product([np.unique(child["place"].to_numpy()),
+                                       np.sort(level_codes)], names=KEYS)
     out = values.reindex(grid).rename("value").reset_index()
-    total_w = child.groupby(KEYS)["weight"].sum()
-    have_w = present.groupby(KEYS)["weight"].sum()
-    coverage = (have_w / total_w).reindex(grid).fillna(0.0).to_numpy()
-    out["coverage"] = coverage
+    total_w = child.groupby(KEYS, sort=True)["weight"].sum()
+    have_w = present.groupby(KEYS, sort=True)["weight"].sum()
+    out["coverage"] = (have_w / total_w).reindex(grid).fillna(0.0).to_numpy()
     if config.threshold is not None:
         out.loc[out["coverage"] < config.threshold, "value"] = float("nan")
     return out.rename(columns={"parent": "concept"})

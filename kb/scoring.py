@@ -206,8 +206,15 @@ def obs_iris(prefix: str, framework: str, places: pd.Series, concepts: pd.Series
     return prefix + place_slug + "/" + concept_slug
 
 
+def _as_text(df: pd.DataFrame, columns: tuple[str, ...] = ("place", "concept")) -> pd.DataFrame:
+    return df.astype({c: "object" for c in columns})
+
+
 def _observations(plan: Plan, rid: str, raw: pd.DataFrame, result: engine.Result) -> _Out:
     fw = plan.config.framework
+    result = engine.Result(_as_text(result.normalised), _as_text(result.aggregated),
+                           _as_text(result.links, ("place", "concept", "child")),
+                           result.identity)
     slug = ns.local_name(fw)
     dataset = ns.dataset(slug, "run-" + rid)
     raw_obs = raw.set_index(["place", "concept"])["obs"]

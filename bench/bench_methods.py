@@ -1,0 +1,121 @@
+"""Benchmark: the engine's scoring pipeline with each method, on a generated framework of about
+one million input values, against a plain pandas computation of the same scores in the same
+run. Prints seconds and the ratio engine / pandas (aim: within 1.5×).
+
+Run: ``python -m bench.bench_methods [--places N --dimensions D --indicators I --repeat R]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from kb import engine
+from kb.engine import Call, Config, NodeConfig
+
+
+def generate(places: int, dimensions: int, indicators: int, seed: int = 0) -> tuple[
+        Config, pd.DataFrame]:
+    """A two-level framework (dimensions → indicators) and raw values for every place."""
+    rng = np.random.default_rng(seed)
+    nodes = []
+    for d in range(dimensions):
+        nodes.append(NodeConfig(f"d{d}", "fw", 1.0))
+        for i in range(indicators):
+            nodes.append(NodeConfig(f"d{d}i{i}", f"d{d}", float(rng.integers(1, 4))))
+    leaves = [n.id for n in nodes if n.parent != "fw"]
+    raw = pd.DataFrame({
+        "place": np.repeat([f"p{i:06d}" for i in range(places)], len(leaves)),
+        "concept": np.tile(leaves, places),
+        "value": rng.gamma(2.0, 10.0, size=places * len(leaves)),
+    })
+    raw["obs"] = ""
+    return Config("fw", nodes), raw
+
+
+def pandas_reference(cfg: Config, raw: pd.DataFrame, normalise: str,
+                     aggregate: str) -> pd.DataFrame:
+    """The same pipeline written directly in pandas, as an analyst would: normalise, rank the
+    normalised values, aggregate twice (indicators → dimensions → index), rank each level."""
+    parent = {n.id: n.parent for n in cfg.nodes}
+    weight = {n.id: n.weight for n in cfg.nodes}
+    df = raw[["place", "concept", "value"]]
+    g = df.groupby("concept")["value"]
+    if normalise == "minmax":
+        lo, hi = g.transform("min"), g.transform("max")
+        v = (df["value"] - lo) / (hi - lo) * 100
+    elif normalise == "minmax1":
+        lo, hi = g.transform("min"), g.transform("max")
+        v = (df["value"] - lo) / (hi - lo) * 99 + 1
+    elif normalise == "zscore":
+        v = (df["value"] - g.transform("mean")) / g.transform("std")
+    elif normalise == "rank-points":
+        v = g.rank(method="max")
+    else:
+        v = df["value"]
+    cur = pd.DataFrame({"place": df["place"], "concept": df["concept"], "value": v})
+    cur["rank"] = cur.groupby("concept")["value"].rank(method="min", ascending=False)
+    out = [cur]
+    for _ in range(2):
+        cur = cur.assign(parent=cur["concept"].map(parent), w=cur["concept"].map(weight))
+        if aggregate == "sum":
+            agg = cur.groupby(["place", "parent"])["value"].sum()
+        elif aggregate == "gmean":
+            cur = cur.assign(wl=cur["w"] * np.log(cur["value"]))
+            s = cur.groupby(["place", "parent"])[["wl", "w"]].sum()
+            agg = pd.Series(np.exp(s["wl"] / s["w"]), index=s.index)
+        else:
+            cur = cur.assign(wx=cur["w"] * cur["value"])
+            s = cur.groupby(["place", "parent"])[["wx", "w"]].sum()
+            agg = s["wx"] / s["w"]
+        cur = agg.rename("value").reset_index().rename(columns={"parent": "concept"})
+        cur["rank"] = cur.groupby("concept")["value"].rank(method="min", ascending=False)
+        out.append(cur)
+    return pd.concat(out)
+
+
+def timed(fn: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+CASES = [
+    ("none + sum", "none", "sum", {}),
+    ("minmax + amean", "minmax", "amean", {}),
+    ("zscore + amean", "zscore", "amean", {}),
+    ("rank-points + sum", "rank-points", "sum", {}),
+    ("minmax[1,100] + gmean", "minmax1", "gmean", {"low": 1, "high": 100}),
+]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--places", type=int, default=10_000)
+    ap.add_argument("--dimensions", type=int, default=10)
+    ap.add_argument("--indicators", type=int, default=10)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    base, raw = generate(args.places, args.dimensions, args.indicators)
+    print(f"{len(raw):,} input values: {args.places:,} places × {args.dimensions} dimensions "
+          f"× {args.indicators} indicators")
+    for label, norm, agg, params in CASES:
+        name = "minmax" if norm == "minmax1" else norm
+        cfg = Config(base.framework, base.nodes, normalise=Call(name, params),
+                     aggregate=Call(agg))
+        t_engine = timed(lambda cfg=cfg: engine.run(cfg, raw), args.repeat)  # type: ignore[misc]
+        t_pandas = timed(lambda n=norm, a=agg: pandas_reference(base, raw, n, a), args.repeat)  # type: ignore[misc]
+        print(f"  {label:<24} engine {t_engine:7.3f} s   pandas {t_pandas:7.3f} s   "
+              f"ratio {t_engine / t_pandas:5.2f}×")
+
+
+if __name__ == "__main__":
+    main()
