@@ -129,6 +129,8 @@ def rank(
     framework: Annotated[str | None, typer.Option(help="The index framework.")] = None,
     wide: Annotated[bool, typer.Option(help="Show every dimension's score beside the total "
                                              "(always included in csv and json).")] = False,
+    weights: Annotated[str | None, typer.Option(
+        help="The ranking under a named weight set (after `kb score --weights`).")] = None,
     home: Home = None,
     fmt: Fmt = Format.table,
 ) -> None:
@@ -141,7 +143,7 @@ def rank(
         store = open_store(b)
         fw = _framework(store, framework)
         dim = resolve(store, "dimension", dimension, fw) if dimension else None
-        df = ranking(store, b, fw, dim, top)
+        df = ranking(store, b, fw, dim, top, weights)
         if fmt is Format.table:
             df = df.drop(columns=["city"])
             if not wide and dim is None:
@@ -320,6 +322,27 @@ def check(
                 emit(v.mismatches[cols], fmt, title="mismatches")
         if failed:
             raise typer.Exit(EXIT_CHECK)
+
+    _guard(body)
+
+
+@app.command()
+def score(
+    framework: Annotated[str, typer.Argument(help="The index framework (name, slug or IRI).")],
+    weights: Annotated[str | None, typer.Option(
+        help="Score with a named weight set instead of the declared weights.")] = None,
+    home: Home = None,
+) -> None:
+    """Score a framework again on the current knowledge base (e.g. with another weight set);
+    the run is recorded beside the others."""
+    from kb.resolve import resolve
+    from kb.scoring import score as run_score
+
+    def body() -> None:
+        b = current_build(home)
+        store = open_store(b, write=True)
+        result = run_score(store, b, resolve(store, "framework", framework), weights)
+        console.print(f"scoring run {result.run}: {len(result.scores):,} values")
 
     _guard(body)
 

@@ -8,7 +8,7 @@ import pyoxigraph as ox
 from kb.errors import KbError
 from kb.sparql import to_frame
 from kb.store import BuildDir, read_observations
-from kb.verify import latest_run_dataset
+from kb.verify import run_dataset
 
 NODE_LABELS = """
 SELECT ?fw ?x ?zh ?en ?order WHERE {
@@ -30,14 +30,14 @@ def scored_frameworks(store: ox.Store) -> list[str]:
 
 def ranking(
     store: ox.Store, build: BuildDir, framework: str, dimension: str | None = None,
-    top: int | None = None,
+    top: int | None = None, weight_set: str | None = None,
 ) -> pd.DataFrame:
     """The ranking of a framework's total (with every dimension's score beside it, as the
     report's 总积分表 prints it) or of one dimension."""
     obs = read_observations(build, framework=framework)
     if obs.empty:
         raise KbError("KB060", f"no observations for {framework}")
-    scores = obs[obs["dataset"] == latest_run_dataset(obs, framework)]
+    scores = obs[obs["dataset"] == run_dataset(store, framework, weight_set)]
     cities = to_frame(store, CITY_LABELS).set_index("x")
     target = dimension or framework
     main = scores[scores["concept"] == target].sort_values(["rank", "place"])

@@ -281,6 +281,9 @@ def _run_nquads(plan: Plan, rid: str, graph: str, out: _Out, started: dt.datetim
     sink.add(run, P(ns.KB, "parameters"), lit(json.dumps(params, sort_keys=True)), g)
     sink.add(run, P(ns.KB, "softwareVersion"), lit(f"citykb {__version__}"), g)
     sink.add(run, P(ns.PROV, "used"), iri(plan.inputs), g)
+    if plan.weight_set is not None:
+        ws = ns.node(ns.local_name(cfg.framework), f"weight-set/{plan.weight_set}")
+        sink.add(run, P(ns.KB, "weightSet"), iri(ws), g)
     xsd_dt = ns.XSD + "dateTime"
     sink.add(run, P(ns.PROV, "startedAtTime"), lit(started.isoformat(), datatype=xsd_dt), g)
     sink.add(run, P(ns.PROV, "endedAtTime"), lit(ended.isoformat(), datatype=xsd_dt), g)

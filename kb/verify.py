@@ -13,7 +13,7 @@ import pyoxigraph as ox
 
 from kb import namespaces as ns
 from kb.errors import KbError
-from kb.sparql import to_frame
+from kb.sparql import select, to_frame
 from kb.store import BuildDir, read_observations
 
 LABELS = """
@@ -48,20 +48,35 @@ class Verification:
                 "ranks_ok": int((t["rank_ok"] & t["published_rank"].notna()).sum())}
 
 
-def latest_run_dataset(obs: pd.DataFrame, framework: str) -> str:
-    prefix = ns.dataset(ns.local_name(framework), "run-")
-    runs = sorted(str(d) for d in obs["dataset"].unique() if str(d).startswith(prefix))
-    if not runs:
+RUNS = """
+SELECT ?fw ?run ?dataset ?weightSet WHERE {
+  ?run a kb:ScoringRun ; kb:framework ?fw .
+  ?dataset prov:wasGeneratedBy ?run ; kb:stage "aggregated" .
+  OPTIONAL { ?run kb:weightSet ?weightSet }
+}
+"""
+
+
+def run_dataset(store: ox.Store, framework: str, weight_set: str | None = None) -> str:
+    """The aggregated dataset of the framework's run with its declared weights (or with the
+    named weight set)."""
+    rows = select(store, RUNS, {"fw": ox.NamedNode(framework)})
+    if not rows:
         raise KbError("KB060", f"no scoring run for {framework}; run `kb build` (or `kb score`)")
-    if len(runs) > 1:
-        raise KbError("KB060", f"several scoring runs for {framework}: {', '.join(runs)}")
-    return runs[0]
+    found = [r for r in rows
+             if (r["weightSet"] is None and weight_set is None)
+             or (r["weightSet"] is not None and weight_set is not None
+                 and r["weightSet"].value.rstrip("/").endswith("/" + weight_set))]
+    if not found:
+        raise KbError("KB060", f"no scoring run of {framework} with weight set "
+                      f"{weight_set!r}; run `kb score --weights {weight_set}`")
+    return str(found[0]["dataset"].value)  # type: ignore[union-attr]
 
 
 def verify(store: ox.Store, build: BuildDir, framework: str) -> Verification:
     obs = read_observations(build, framework=framework)
     published = obs[obs["dataset"] == ns.dataset(ns.local_name(framework), "published")]
-    computed = obs[obs["dataset"] == latest_run_dataset(obs, framework)]
+    computed = obs[obs["dataset"] == run_dataset(store, framework)]
     table = published[["place", "concept", "value", "rank"]].merge(
         computed[["place", "concept", "value", "rank"]], on=["place", "concept"], how="left",
         suffixes=("_published", "_computed"),
