@@ -18,7 +18,6 @@ import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
-from rich.tree import Tree
 
 from kb import __version__, paths
 from kb.errors import BuildError, KbError
@@ -164,7 +163,6 @@ def explain(
     fmt: Fmt = Format.table,
 ) -> None:
     """Where a score came from: variables, indicators, data years, sources, corrections."""
-    from kb.explain import Step
     from kb.explain import explain as run_explain
 
     def body() -> None:
@@ -176,22 +174,7 @@ def explain(
         if fmt is Format.csv:
             sys.stdout.write(step.to_frame().to_csv(index=False))
             return
-
-        def label(s: Step) -> str:
-            value = f" = [bold]{_fmt(s.value)}[/]" if s.value is not None else ""
-            rank_ = f" (rank {s.rank})" if s.rank is not None else ""
-            return f"[cyan]{s.kind}[/] {s.label}{value}{rank_}"
-
-        def grow(node: Tree, s: Step) -> None:
-            for k, v in s.details.items():
-                if v:
-                    node.add(f"[dim]{k}:[/] {v}")
-            for c in s.children:
-                grow(node.add(label(c)), c)
-
-        tree = Tree(label(step))
-        grow(tree, step)
-        console.print(tree)
+        console.print(step)
 
     _guard(body)
 
@@ -430,6 +413,100 @@ def regen(
                       "values differ")
         emit(result.differences, fmt, title="differences")
         raise typer.Exit(EXIT_CHECK)
+
+    _guard(body)
+
+
+class ExportFormat(StrEnum):
+    ttl = "ttl"
+    trig = "trig"
+    nt = "nt"
+    nq = "nq"
+    jsonld = "jsonld"
+    csv = "csv"
+
+
+@app.command("export")
+def export_cmd(
+    out: Annotated[Path, typer.Argument(help="File to write (a directory for csv).")],
+    fmt: Annotated[ExportFormat | None, typer.Option(
+        "--format", "-f", help="Format (default: from the file's extension).")] = None,
+    graph: Annotated[str | None, typer.Option(
+        help="Export one named graph only (its IRI).")] = None,
+    home: Home = None,
+) -> None:
+    """Export the knowledge base: Turtle, TriG (named graphs kept), N-Triples, N-Quads,
+    JSON-LD (with a readable context) or CSV tidy tables."""
+    from kb.export import export
+
+    def body() -> None:
+        b = current_build(home)
+        chosen = fmt.value if fmt else out.suffix.lstrip(".")
+        path = export(open_store(b), b, chosen, out, graph)
+        console.print(f"wrote {path}")
+
+    _guard(body)
+
+
+@app.command("import")
+def import_cmd(
+    file: Annotated[Path, typer.Argument(help="A TriG or N-Quads export.")],
+    home: Home = None,
+) -> None:
+    """Load an export (TriG or N-Quads, which keep the named graphs) as the knowledge base at
+    HOME; the previous one stays if the file is bad."""
+    from kb.export import import_file
+
+    def body() -> None:
+        target = home or default_home()
+        b = import_file(file, target)
+        console.print(f"imported {file} into {b.path}")
+
+    _guard(body)
+
+
+@app.command()
+def graph(
+    framework: Annotated[str, typer.Argument(help="The index framework (name, slug or IRI).")],
+    graphml: Annotated[Path | None, typer.Option(help="Also write the tree as GraphML.")] = None,
+    home: Home = None,
+) -> None:
+    """Print a framework's tree with weights and directions; optionally write GraphML."""
+    import networkx as nx
+    from rich.tree import Tree
+
+    from kb import graphs
+    from kb.resolve import resolve
+
+    def body() -> None:
+        store = open_store(current_build(home))
+        fw = resolve(store, "framework", framework)
+        g = graphs.framework_tree(store, fw)
+
+        def label(n: str) -> str:
+            a = g.nodes[n]
+            name = a.get("zh") or a.get("en") or n
+            extra = []
+            if "weight" in a:
+                extra.append(f"weight {_fmt(a['weight'])}")
+            if a.get("direction") == -1:
+                extra.append("direction −1")
+            return f"{name} [dim]{', '.join(extra)}[/]" if extra else str(name)
+
+        def grow(node: Tree, n: str) -> None:
+            kids = sorted(g.successors(n), key=lambda k: (g.nodes[k].get("order", 0), k))
+            for k in kids:
+                grow(node.add(label(k)), k)
+
+        tree = Tree(f"[bold]{label(fw)}[/]")
+        grow(tree, fw)
+        console.print(tree)
+        problems = graphs.tree_problems(g, fw)
+        for p in problems:
+            err.print(f"[yellow]warning[/] {p}")
+        if graphml is not None:
+            nx.write_graphml(g, graphml)
+            console.print(f"wrote {graphml}")
 
     _guard(body)
 

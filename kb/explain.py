@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 import pyoxigraph as ox
+from rich.tree import Tree
 
 from kb import namespaces as ns
 from kb import queries
@@ -46,9 +47,35 @@ class Step:
         ]
         return pd.DataFrame(rows)
 
+    def tree(self) -> Tree:
+        """The explanation as a rich Tree (what ``kb explain`` prints)."""
+
+        def label(s: Step) -> str:
+            value = f" = [bold]{_fmt(s.value)}[/]" if s.value is not None else ""
+            rank = f" (rank {s.rank})" if s.rank is not None else ""
+            return f"[cyan]{s.kind}[/] {s.label}{value}{rank}"
+
+        def grow(node: Tree, s: Step) -> None:
+            for k, v in s.details.items():
+                if v:
+                    node.add(f"[dim]{k}:[/] {v}")
+            for c in s.children:
+                grow(node.add(label(c)), c)
+
+        root = Tree(label(self))
+        grow(root, self)
+        return root
+
+    def __rich__(self) -> Tree:
+        return self.tree()
+
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "label": self.label, "value": self.value, "rank": self.rank,
                 "details": self.details, "children": [c.to_dict() for c in self.children]}
+
+
+def _fmt(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else str(v)
 
 
 def _missing(v: Any) -> bool:

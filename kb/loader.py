@@ -13,11 +13,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import networkx as nx
 import pandas as pd
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from kb.errors import BuildError, Problem
+from kb.graphs import tree_problems
 from kb.models import (
     CallSpec,
     Catalog,
@@ -553,10 +555,16 @@ def _check_tree(fw: Framework, data_sources: set[str], problems: Problems, file:
             problems.add("KB027", f"framework {fw.meta.id!r} states {expected} {lvl}s; "
                          f"{actual} are declared", file)
     level = fw.meta.inputs.level if fw.meta.inputs is not None else "indicator"
-    has_child = {n.parent for n in fw.nodes if n.parent}
+    g = nx.DiGraph()
+    g.add_node(fw.meta.id, level="framework")
     for n in fw.nodes:
-        if n.level != "indicator" and n.level != level and n.id not in has_child:
-            problems.add("KB023", f"{n.level} {n.id!r} has no children", file, n.row)
+        g.add_node(n.id, level=n.level)
+        g.add_edge(n.parent or fw.meta.id, n.id)
+    rows = {n.id: n.row for n in fw.nodes}
+    for text in tree_problems(g, fw.meta.id, frozenset({"indicator", level})):
+        node = text.split(" ", 1)[0]
+        code = "KB025" if text.startswith("cycle") else "KB023"
+        problems.add(code, text, file, rows.get(node))
 
 
 def _check_observations(

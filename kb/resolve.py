@@ -23,6 +23,7 @@ KINDS: dict[str, list[str]] = {
     "variable": ["Variable"],
     "indicator": ["Indicator"],
     "concept": ["Dimension", "Variable", "Indicator", "Framework"],
+    "source": ["Source", "Report", "DataSource"],
 }
 
 SCOPED = {"dimension", "variable", "indicator", "concept"}

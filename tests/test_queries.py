@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pandas as pd
 import pyoxigraph as ox
 import pytest
 
 from kb import namespaces as ns
-from kb import queries
+from kb import paths, queries
 from kb.errors import KbError
 
 
@@ -126,3 +129,79 @@ def test_cluster_aggregates_weighted_mean(real_store: ox.Store) -> None:
     assert row["scored"] == 14 and row["weighted"] == 2
     # 宁波 121 green factories × 1903, 苏州 93 × 2235
     assert row["weightedMean"] == pytest.approx((121 * 1903 + 93 * 2235) / 214)
+
+
+def test_places_in_area(real_store: ox.Store) -> None:
+    df = queries.get("places-in-area").run(real_store, {"area": "东北"})
+    assert set(df["provinceZh"].dropna()) <= {"辽宁", "吉林", "黑龙江"}
+    assert {"沈阳", "大连", "长春", "哈尔滨"} <= set(df["placeZh"])
+
+
+def test_source_contributions(real_store: ox.Store) -> None:
+    df = queries.get("source-contributions").run(real_store, {"source": "dei2020"})
+    things = df.set_index(df["class"].str.rsplit("#", n=1).str[-1])["things"]
+    assert things["Observation"] == 182 and things["Indicator"] == 46
+    assert things["CityCluster"] == 4
+
+
+def test_erratum_impact_follows_derivations(real_store: ox.Store) -> None:
+    e = ns.erratum("coo2025", "coo2025-e020")  # Yancheng's brand companies: 1, not 11
+    df = queries.get("erratum-impact").run(real_store, {"erratum": e})
+    assert set(df["touchedValue"]) == {1.0}
+    assert set(df["conceptZh"]) == {"经济实力", "机遇之城 2025"}
+    assert set(df["value"]) == {97.0, 1099.0}  # 盐城's 经济实力 and total
+
+
+def test_cities_in_all_indices(real_store: ox.Store) -> None:
+    df = queries.get("cities-in-all-indices").run(real_store, {})
+    # the same intersection straight from the data files of the three city indices
+    data = paths.data_dir()
+    coo = set(pd.read_csv(data / "coo2025" / "variable_points.csv")["city"])
+    sets = [coo] + [
+        {p.split(":", 1)[1] for p in pd.read_csv(data / f / "published_scores.csv")["place"]
+         if p.startswith("city:")} for f in ("dei2020", "mfg2025")]
+    expected = set.intersection(*sets)
+    assert {c.rsplit("/", 1)[-1] for c in df["city"]} == expected
+    assert "shenzhen" in expected and "zhaoqing" not in expected
+
+
+def test_ranks_side_by_side(real_store: ox.Store) -> None:
+    df = queries.get("ranks-side-by-side").run(real_store, {"a": "coo-2025", "b": "dei-2020"})
+    assert len(df) == 60  # every Cities of Opportunity city is in the digital economy index
+    row = df.set_index("cityZh").loc["深圳"]
+    assert (row["rankA"], row["rankB"], row["move"]) == (3, 2, 1)
+    mfg = queries.get("ranks-side-by-side").run(real_store, {"a": "coo-2025", "b": "mfg-2025"})
+    assert mfg["rankB"].isna().all() and len(mfg) > 30  # the report prints no ranks
+
+
+def test_indicators_by_year_and_source(real_store: ox.Store) -> None:
+    y = queries.get("indicators-by-year").run(real_store, {"year": "2020"})
+    assert set(y["indicatorZh"]) == {"常住人口中拥有大学文化程度的人口比例"}
+    s = queries.get("indicators-by-source").run(real_store, {"source": "CB Insights"})
+    assert list(s["indicatorZh"]) == ["独角兽企业数量"] and list(s["dataYear"]) == ["2025"]
+
+
+def test_framework_diff(real_store: ox.Store) -> None:
+    df = queries.get("framework-diff").run(real_store, {"a": "dei-2020", "b": "dei-2020-county"})
+    only_a = set(df[(df["only"] == "a") & (df["level"] == "dimension")]["nodeZh"])
+    assert only_a == {"城市服务", "城市治理"}
+    shared = queries.get("framework-diff").run(real_store, {"a": "coo-2025", "b": "coo-2025"})
+    assert shared.empty
+
+
+def test_every_named_query_example_runs(real_home: Path) -> None:
+    """The example in each query's header, run as a user would."""
+    import shlex
+
+    from typer.testing import CliRunner
+
+    from kb.cli import app
+
+    cat = queries.catalog()
+    assert len(cat) >= 15
+    for q in cat.values():
+        for ex in q.examples:
+            args = shlex.split(ex)[1:]
+            out = CliRunner().invoke(app, [*args, "--home", str(real_home), "--format", "csv"])
+            assert out.exit_code == 0, (ex, out.output)
+            assert len(out.output.strip().splitlines()) >= 2, (ex, "no rows")
