@@ -102,3 +102,15 @@ def test_regen_detects_a_changed_value(mini_home: Path, tmp_path: Path) -> None:
     write_columnar(cb, graph, stored)
     result = regen(store, cb, run)
     assert not result.identical and len(result.differences) == 1
+
+
+def test_rerun_on_unchanged_inputs_leaves_the_store_alone(mini_home: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(current_build(mini_home).path, copy)
+    cb = BuildDir(copy)
+    store = open_store(cb, write=True)
+    first = score(store, cb, ns.framework("toy-2025"))
+    parquet = cb.columnar / (first.graph.rsplit("/graph/", 1)[-1].replace("/", "__") + ".parquet")
+    before = parquet.stat().st_mtime_ns
+    score(store, cb, ns.framework("toy-2025"))
+    assert parquet.stat().st_mtime_ns == before  # compared equal, nothing rewritten
