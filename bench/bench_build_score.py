@@ -10,11 +10,9 @@ Prints times and ratios (machines are noisy: compare ratios, not seconds).
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,21 +20,12 @@ import pandas as pd
 import yaml
 
 from bench.generate import generate
+from bench.timing import timed
 from kb import engine, paths
 from kb import namespaces as ns
 from kb.build import build
 from kb.scoring import load_plan, score
 from kb.store import current_build, open_store, read_observations
-
-
-def timed(fn: Callable[[], object], repeat: int = 1) -> float:
-    """Median wall time of ``repeat`` runs."""
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def pandas_scores(data: Path, folder: str) -> pd.DataFrame:

@@ -8,13 +8,11 @@ Run: ``python -m bench.bench_methods [--places N --dimensions D --indicators I -
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
+from bench.timing import timed
 from kb import engine
 from kb.engine import Call, Config, NodeConfig
 
@@ -77,15 +75,6 @@ def pandas_reference(cfg: Config, raw: pd.DataFrame, normalise: str,
         cur["rank"] = cur.groupby("concept")["value"].rank(method="min", ascending=False)
         out.append(cur)
     return pd.concat(out)
-
-
-def timed(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 CASES = [

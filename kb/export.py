@@ -20,6 +20,7 @@ import pyoxigraph as ox
 
 from kb import __version__
 from kb.errors import KbError
+from kb.graphs import TREE
 from kb.namespaces import PREFIXES
 from kb.sparql import to_frame
 from kb.store import BuildDir, new_build, open_store, publish, read_observations, write_columnar
@@ -97,19 +98,6 @@ def _jsonld(triples: ox.QueryTriples, out: Path) -> Path:
     return out
 
 
-FRAMEWORK_TREE = """
-SELECT ?framework ?node ?level ?parent ?zh ?en ?weight ?direction ?dataYear ?order WHERE {
-  ?node skos:inScheme ?framework ; a ?cls .
-  ?framework a kb:Framework .
-  VALUES (?cls ?level) { (kb:Dimension "dimension") (kb:Variable "variable")
-                         (kb:Indicator "indicator") }
-  OPTIONAL { ?node skos:broader ?parent }
-  OPTIONAL { ?node skos:prefLabel ?zh FILTER (lang(?zh) = "zh") }
-  OPTIONAL { ?node skos:prefLabel ?en FILTER (lang(?en) = "en") }
-  OPTIONAL { ?node kb:weight ?weight } OPTIONAL { ?node kb:direction ?direction }
-  OPTIONAL { ?node kb:dataYear ?dataYear } OPTIONAL { ?node kb:order ?order }
-}
-"""
 LABELS = """
 SELECT ?x ?zh ?en WHERE {
   { ?x skos:prefLabel ?zh FILTER (lang(?zh) = "zh") }
@@ -131,7 +119,7 @@ def export_csv(store: ox.Store, build: BuildDir, out: Path, graph: str | None = 
             "concept_zh", "concept_en", "period", "value", "rank"]
     tidy[cols].sort_values(["dataset", "concept", "place"]).to_csv(
         out / "observations.csv", index=False)
-    tree = to_frame(store, FRAMEWORK_TREE)
+    tree = to_frame(store, TREE).rename(columns={"fw": "framework"})
     tree.sort_values(["framework", "level", "order"]).to_csv(out / "frameworks.csv",
                                                               index=False)
     return out

@@ -18,7 +18,7 @@ import pyoxigraph as ox
 from kb.sparql import to_frame
 
 TREE = """
-SELECT ?fw ?node ?parent ?level ?zh ?en ?weight ?direction ?order WHERE {
+SELECT ?fw ?node ?parent ?level ?zh ?en ?weight ?direction ?dataYear ?order WHERE {
   ?node skos:inScheme ?fw ; a ?cls .
   VALUES (?cls ?level) { (kb:Dimension "dimension") (kb:Variable "variable")
                          (kb:Indicator "indicator") }
@@ -26,9 +26,10 @@ SELECT ?fw ?node ?parent ?level ?zh ?en ?weight ?direction ?order WHERE {
   OPTIONAL { ?node skos:prefLabel ?zh FILTER (lang(?zh) = "zh") }
   OPTIONAL { ?node skos:prefLabel ?en FILTER (lang(?en) = "en") }
   OPTIONAL { ?node kb:weight ?weight } OPTIONAL { ?node kb:direction ?direction }
-  OPTIONAL { ?node kb:order ?order }
+  OPTIONAL { ?node kb:dataYear ?dataYear } OPTIONAL { ?node kb:order ?order }
 }
 """
+"""Every framework's nodes; bind ?fw for one framework."""
 FRAMEWORK_LABEL = """
 SELECT ?fw ?zh ?en WHERE {
   OPTIONAL { ?fw skos:prefLabel ?zh FILTER (lang(?zh) = "zh") }

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyoxigraph as ox
+import pytest
 
 from kb import namespaces as ns
 from kb.engine import competition_rank
@@ -56,11 +57,17 @@ def test_run_is_recorded_with_prov(mini_home: Path) -> None:
     }
 
 
-def test_scoring_twice_gives_identical_scores(mini_home: Path, tmp_path: Path) -> None:
+@pytest.fixture
+def scratch(mini_home: Path, tmp_path: Path) -> tuple[BuildDir, ox.Store]:
+    """A writable copy of the mini knowledge base's build, and its store."""
     copy = tmp_path / "copy"
     shutil.copytree(current_build(mini_home).path, copy)
     cb = BuildDir(copy)
-    store = open_store(cb, write=True)
+    return cb, open_store(cb, write=True)
+
+
+def test_scoring_twice_gives_identical_scores(scratch: tuple[BuildDir, ox.Store]) -> None:
+    cb, store = scratch
     first = score(store, cb, ns.framework("toy-2025"))
     second = score(store, cb, ns.framework("toy-2025"))
     assert first.run == second.run
@@ -72,11 +79,8 @@ def test_scoring_twice_gives_identical_scores(mini_home: Path, tmp_path: Path) -
     assert n[0]["n"].value == "1"  # type: ignore[union-attr]  # the rerun replaced, not added
 
 
-def test_rerun_repairs_a_stored_run_that_differs(mini_home: Path, tmp_path: Path) -> None:
-    copy = tmp_path / "copy"
-    shutil.copytree(current_build(mini_home).path, copy)
-    cb = BuildDir(copy)
-    store = open_store(cb, write=True)
+def test_rerun_repairs_a_stored_run_that_differs(scratch: tuple[BuildDir, ox.Store]) -> None:
+    cb, store = scratch
     first = score(store, cb, ns.framework("toy-2025"))
     stored = read_observations(cb, graph=first.graph)
     stored.loc[0, "value"] = -1.0
@@ -87,13 +91,10 @@ def test_rerun_repairs_a_stored_run_that_differs(mini_home: Path, tmp_path: Path
     assert repaired["value"].tolist() == expected["value"].tolist()
 
 
-def test_regen_detects_a_changed_value(mini_home: Path, tmp_path: Path) -> None:
+def test_regen_detects_a_changed_value(scratch: tuple[BuildDir, ox.Store]) -> None:
     from kb.scoring import regen
 
-    copy = tmp_path / "copy"
-    shutil.copytree(current_build(mini_home).path, copy)
-    cb = BuildDir(copy)
-    store = open_store(cb)
+    cb, store = scratch
     run = cb.read_manifest()["runs"][0]
     assert regen(store, cb, run).identical
     graph = ns.graph_run(ns.local_name(run))
@@ -104,11 +105,10 @@ def test_regen_detects_a_changed_value(mini_home: Path, tmp_path: Path) -> None:
     assert not result.identical and len(result.differences) == 1
 
 
-def test_rerun_on_unchanged_inputs_leaves_the_store_alone(mini_home: Path, tmp_path: Path) -> None:
-    copy = tmp_path / "copy"
-    shutil.copytree(current_build(mini_home).path, copy)
-    cb = BuildDir(copy)
-    store = open_store(cb, write=True)
+def test_rerun_on_unchanged_inputs_leaves_the_store_alone(
+    scratch: tuple[BuildDir, ox.Store],
+) -> None:
+    cb, store = scratch
     first = score(store, cb, ns.framework("toy-2025"))
     parquet = cb.columnar / (first.graph.rsplit("/graph/", 1)[-1].replace("/", "__") + ".parquet")
     before = parquet.stat().st_mtime_ns
