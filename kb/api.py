@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import networkx as nx
 import pandas as pd
 import pyoxigraph as ox
 
@@ -20,6 +20,9 @@ from kb.explain import explain as _explain
 from kb.resolve import resolve
 from kb.sparql import to_frame
 from kb.store import BuildDir, current_build, open_store
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 @dataclass

@@ -11,15 +11,17 @@ be recorded and replayed exactly.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 
 from kb import methods
 from kb.errors import KbError
 from kb.methods.aggregate import KEYS
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,8 @@ def competition_rank(values: pd.Series, groups: pd.Series) -> pd.Series:
 
 
 def tree(config: Config) -> nx.DiGraph:
+    import networkx as nx
+
     g = nx.DiGraph()
     g.add_node(config.framework)
     for n in config.nodes:
@@ -126,6 +130,8 @@ class _Codes:
 
 def run(config: Config, raw: pd.DataFrame, places: pd.DataFrame | None = None) -> Result:
     """Score ``raw`` (columns place, concept, value; concepts are the input nodes)."""
+    import networkx as nx
+
     by_id = {n.id: n for n in config.nodes}
     nodes = pd.Index([config.framework, *by_id])
     concept = nodes.get_indexer(pd.Index(raw["concept"]))
@@ -235,6 +241,8 @@ def _hashable(v: Any) -> Any:
 
 def _levels(g: nx.DiGraph) -> list[tuple[int, set[str]]]:
     """Inner nodes grouped by height above the leaves, lowest first."""
+    import networkx as nx
+
     height: dict[str, int] = {}
     for n in reversed(list(nx.topological_sort(g))):
         kids = list(g.successors(n))

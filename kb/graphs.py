@@ -9,13 +9,15 @@ reaches its framework, no orphan.
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 import pandas as pd
 import pyoxigraph as ox
 
 from kb.sparql import to_frame
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 TREE = """
 SELECT ?fw ?node ?parent ?level ?zh ?en ?weight ?direction ?dataYear ?order WHERE {
@@ -62,6 +64,8 @@ def _attrs(row: Mapping[Hashable, Any], keys: tuple[str, ...]) -> dict[str, Any]
 def framework_tree(store: ox.Store, framework: str) -> nx.DiGraph:
     """The framework as a tree: edges parent → child; node attributes level, zh, en, weight,
     direction, order. The root is the framework."""
+    import networkx as nx
+
     fw = ox.NamedNode(framework)
     rows = to_frame(store, TREE, {"fw": fw}).to_dict("records")
     head = to_frame(store, FRAMEWORK_LABEL, {"fw": fw}).to_dict("records")
@@ -78,6 +82,8 @@ def framework_tree(store: ox.Store, framework: str) -> nx.DiGraph:
 def geography(store: ox.Store) -> nx.DiGraph:
     """Containment: edges from each place to the places it contains (region → province →
     city → county); node attributes kind, zh, en."""
+    import networkx as nx
+
     g = nx.DiGraph()
     for r in to_frame(store, PLACES).to_dict("records"):
         g.add_node(str(r["place"]), **_attrs(r, ("kind", "zh", "en")))
@@ -89,6 +95,8 @@ def geography(store: ox.Store) -> nx.DiGraph:
 def clusters(store: ox.Store) -> nx.Graph:
     """Cluster membership as a bipartite graph: cluster nodes (kind "cluster", with their
     defining source) joined to their members."""
+    import networkx as nx
+
     g = nx.Graph()
     for r in to_frame(store, MEMBERS).to_dict("records"):
         g.add_node(str(r["cluster"]), kind="cluster", **_attrs(r, ("zh", "source")))
@@ -102,6 +110,8 @@ def tree_problems(g: nx.DiGraph, root: str,
     """Structural problems of a framework tree: cycles, nodes that do not reach the root,
     nodes with several parents, and nodes without children at a level that is not a leaf
     level."""
+    import networkx as nx
+
     problems: list[str] = []
     cycles = list(nx.simple_cycles(g))
     problems += [f"cycle: {' → '.join(c)}" for c in cycles[:5]]

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import networkx as nx
 import pandas as pd
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -527,6 +526,8 @@ def _check_extras(catalog: Catalog, pkg: SourcePackage, refs: set[str], problems
 
 
 def _check_tree(fw: Framework, data_sources: set[str], problems: Problems, file: str) -> None:
+    import networkx as nx
+
     by_id = {n.id: n for n in fw.nodes}
     for n in fw.nodes:
         if n.level == "dimension":
