@@ -175,9 +175,3 @@ def import_file(path: Path, home: Path) -> BuildDir:
         raise
     publish(home, target)
     return target
-
-
-def graph_names(store: ox.Store) -> list[str]:
-    return sorted(g.value for g in store.named_graphs() if isinstance(g, ox.NamedNode))
-
-

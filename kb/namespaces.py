@@ -72,12 +72,6 @@ def place_ref(ref: str) -> str:
     return f"{ID}{kind}/{slug}"
 
 
-def place_slug(ref: str) -> str:
-    """The path segment of a place in observation IRIs: the id for a city, else kind-id."""
-    kind, _, slug = ref.partition(":")
-    return slug if kind == "city" else f"{kind}-{slug}"
-
-
 def source(slug: str) -> str:
     return f"{ID}source/{slug}"
 

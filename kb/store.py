@@ -18,7 +18,6 @@ import contextlib
 import json
 import os
 import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -155,7 +154,3 @@ def read_observations(build: BuildDir, **equal: str) -> pd.DataFrame:
     filters = [(k, "==", v) for k, v in equal.items()] or None
     frames = [pd.read_parquet(f, filters=filters) for f in files]
     return pd.concat(frames, ignore_index=True)
-
-
-def iter_graph_files(build: BuildDir) -> Iterator[Path]:
-    yield from sorted(build.columnar.glob("*.parquet"))
