@@ -33,34 +33,33 @@ class Row(BaseModel):
     row: int = Field(default=0, exclude=True)
 
 
-class Region(Row):
+class IdRow(Row):
+    """A row declaring something with an id: a lowercase ASCII slug (it becomes an IRI)."""
+
     id: Slug
-    name_zh: str = Field(min_length=1)
-    name_en: str = Field(min_length=1)
-    cite: str = ""
 
     _check_id = field_validator("id")(_slug)
 
 
-class Province(Row):
-    id: Slug
+class Region(IdRow):
+    name_zh: str = Field(min_length=1)
+    name_en: str = Field(min_length=1)
+    cite: str = ""
+
+
+class Province(IdRow):
     name_zh: str = Field(min_length=1)
     name_en: str = Field(min_length=1)
     kind: Literal["province", "municipality", "autonomous-region", "sar"]
     region: Slug | None = None
     cite: str = ""
 
-    _check_id = field_validator("id")(_slug)
 
-
-class City(Row):
-    id: Slug
+class City(IdRow):
     name_zh: str = Field(min_length=1)
     name_en: str = Field(min_length=1)
     province: Slug
     cite: str = ""
-
-    _check_id = field_validator("id")(_slug)
 
 
 PLACE_KINDS = ("region", "province", "city", "county", "cluster", "country")
@@ -74,10 +73,9 @@ def _place_ref(value: str) -> str:
     return value
 
 
-class County(Row):
+class County(IdRow):
     """A county-level unit: district (市辖区), county-level city (县级市) or county (县)."""
 
-    id: Slug
     name_zh: str = Field(min_length=1)
     name_en: str = ""
     kind: Literal["district", "county-level-city", "county"]
@@ -85,26 +83,20 @@ class County(Row):
     province: Slug
     cite: str = ""
 
-    _check_id = field_validator("id")(_slug)
 
-
-class OtherPlace(Row):
+class OtherPlace(IdRow):
     """A place of another kind (a country, for frameworks that score countries)."""
 
-    id: Slug
     kind: Literal["country"]
     name_zh: str = ""
     name_en: str = Field(min_length=1)
     within: str | None = None
     cite: str = ""
 
-    _check_id = field_validator("id")(_slug)
 
-
-class Cluster(Row):
+class Cluster(IdRow):
     """A city cluster or strategy area as one source defines it."""
 
-    id: Slug
     name_zh: str = Field(min_length=1)
     name_en: str = ""
     kind: Literal["city-cluster", "strategy-area"]
@@ -112,8 +104,6 @@ class Cluster(Row):
     line_en: int | None = Field(default=None, ge=1)
     cite: str = ""
     note: str = ""
-
-    _check_id = field_validator("id")(_slug)
 
 
 class ClusterMember(Row):
@@ -136,16 +126,13 @@ class Citation(BaseModel):
     line_en: int | None = Field(default=None, ge=1)
 
 
-class DataSource(Row):
-    id: Slug
+class DataSource(IdRow):
     name_zh: str = ""
     name_en: str = ""
     publisher: str = ""
     line: int | None = Field(default=None, ge=1)
     line_en: int | None = Field(default=None, ge=1)
     note: str = ""
-
-    _check_id = field_validator("id")(_slug)
 
 
 class Publisher(BaseModel):
@@ -288,10 +275,9 @@ class FrameworkMeta(BaseModel):
     _check_id = field_validator("id")(_slug)
 
 
-class Node(Row):
+class Node(IdRow):
     """A dimension, variable or indicator of a framework."""
 
-    id: Slug
     level: Level
     parent: Slug | None = None
     name_zh: str = ""
@@ -305,8 +291,6 @@ class Node(Row):
     line: int | None = Field(default=None, ge=1)
     line_en: int | None = Field(default=None, ge=1)
     order: int = 0
-
-    _check_id = field_validator("id")(_slug)
 
     @model_validator(mode="after")
     def _named(self) -> Node:
@@ -322,9 +306,8 @@ class Node(Row):
         return v
 
 
-class Erratum(Row):
+class Erratum(IdRow):
     model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
-    id: Slug
     table: str = ""
     edition: Literal["zh", "en", "both"]
     line: int | None = Field(default=None, ge=1)
@@ -341,8 +324,6 @@ class Erratum(Row):
     """The value in the data files; None when the passage supplies no value that is used."""
     reason: str = Field(min_length=1)
     note: str = ""
-
-    _check_id = field_validator("id")(_slug)
 
 
 class WeightSetRow(Row):
@@ -366,10 +347,9 @@ most or least, the nth most correlated pair, the least balanced places, the plac
 AGGREGATES = ("count", "mean", "median", "max", "min", "sum", "rank", "members", *ANALYSES)
 
 
-class Statement(Row):
+class Statement(IdRow):
     """A checkable statement a report makes about its own figures, and how to recompute it."""
 
-    id: Slug
     text: str = Field(min_length=1)
     line: int | None = Field(default=None, ge=1)
     line_en: int | None = Field(default=None, ge=1)
@@ -378,8 +358,6 @@ class Statement(Row):
     unit: str | None = None
     compute: dict[str, Any] | None = None
     note: str = ""
-
-    _check_id = field_validator("id")(_slug)
 
     @field_validator("compute")
     @classmethod
@@ -396,14 +374,11 @@ class Statement(Row):
         return v
 
 
-class Statistic(Row):
-    id: Slug
+class Statistic(IdRow):
     name_zh: str = ""
     name_en: str = ""
     unit: str = ""
     note: str = ""
-
-    _check_id = field_validator("id")(_slug)
 
 
 class TierBand(BaseModel):
