@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -60,10 +60,8 @@ SELECT ?fw ?concept ?tier ?min ?max WHERE {
 }
 """
 PRINTED_TIERS = """
-SELECT ?place ?tier ?fw ?erratum WHERE {
+SELECT ?place ?tier ?fw WHERE {
   ?place kb:printedTier ?tier . ?tier skos:inScheme/kb:framework ?fw .
-  OPTIONAL { ?erratum kb:sourceTable "tier_members" ; a kb:Erratum .
-             ?erratum kb:touches ?obs . ?obs sdmx-dimension:refArea ?place . }
 }
 """
 ERRATA_ON_PLACES = """
@@ -87,15 +85,20 @@ class Context:
 
     store: ox.Store
     build: BuildDir
-    _values: dict[str, pd.DataFrame] = field(default_factory=dict)
 
-    @cached_property
-    def contains(self) -> dict[str, set[str]]:
-        df = to_frame(self.store, CONTAINS)
+    def _adjacency(self, query: str) -> dict[str, set[str]]:
+        """``?a`` → the set of ``?p`` a query pairs with it."""
+        df = to_frame(self.store, query)
         out: dict[str, set[str]] = {}
         for a, p in zip(df["a"], df["p"], strict=True):
             out.setdefault(str(a), set()).add(str(p))
         return out
+
+    @cached_property
+    def contains(self) -> dict[str, set[str]]:
+        """Everything a place contains, transitively, and a cluster's members with what they
+        contain."""
+        return self._adjacency(CONTAINS)
 
     @cached_property
     def county_kinds(self) -> dict[str, str]:
@@ -148,11 +151,7 @@ class Context:
     @cached_property
     def direct(self) -> dict[str, set[str]]:
         """Direct members of a cluster (kb:member) and places directly contained in a place."""
-        df = to_frame(self.store, DIRECT)
-        out: dict[str, set[str]] = {}
-        for a, p in zip(df["a"], df["p"], strict=True):
-            out.setdefault(str(a), set()).add(str(p))
-        return out
+        return self._adjacency(DIRECT)
 
     def direct_members(self, ref: str) -> set[str]:
         return self.direct.get(ns.place_ref(ref), set())
@@ -335,14 +334,14 @@ def _show(v: Any) -> Any:
 def check_tiers(store: ox.Store, build: BuildDir) -> pd.DataFrame:
     """Printed tier lists against the tiers computed from each framework's declared bands."""
     ctx = Context(store, build)
-    printed = to_frame(store, PRINTED_TIERS)
+    printed = to_frame(store, PRINTED_TIERS).drop_duplicates(["place", "tier"])
     if printed.empty:
         return pd.DataFrame(columns=["place", "printed", "computed", "status", "erratum"])
     errata = to_frame(store, ERRATA_ON_PLACES)
     by_place = errata.groupby("place")["erratum"].agg(
         lambda e: ", ".join(sorted(ns.local_name(str(x)) for x in e)))
     rows = []
-    for fw, group in printed.drop_duplicates(["place", "tier"]).groupby("fw"):
+    for fw, group in printed.groupby("fw"):
         concept, bs = ctx.tier_bands[str(fw)]
         fw_slug = ns.local_name(str(fw))
         c = {"framework": fw_slug,
