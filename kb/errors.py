@@ -43,6 +43,16 @@ CATALOGUE: dict[str, ErrorType] = {
         ErrorType("KB030", "shape-violation", "The built graph violates a SHACL shape."),
         ErrorType("KB040", "no-store", "No knowledge base has been built at the store location."),
         ErrorType("KB041", "store-locked", "The store is in use by another process."),
+        ErrorType("KB042", "build-in-progress",
+                  "Another process is writing the knowledge base (build, score or import); "
+                  "one writer at a time."),
+        ErrorType("KB043", "write-failed",
+                  "The new build could not be written (disk full, permissions); nothing was "
+                  "published and the previous knowledge base is unchanged."),
+        ErrorType("KB044", "shrinking-build",
+                  "The new build removes a whole source, framework, dimension or dataset that "
+                  "the current one has; rebuild with --allow-removal if that is intended."),
+        ErrorType("KB045", "empty-build", "The data folder declares no source: nothing to build."),
         ErrorType("KB050", "unknown-name", "A name given on the command line matches nothing."),
         ErrorType("KB051", "bad-parameter", "A query parameter is missing or of the wrong type."),
         ErrorType("KB052", "bad-query", "A SPARQL query could not be parsed or run."),
