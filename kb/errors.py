@@ -25,8 +25,43 @@ CATALOGUE: dict[str, ErrorType] = {
         ErrorType("KB004", "invalid-value", "A cell has the wrong type or format."),
         ErrorType("KB005", "out-of-range", "A number lies outside its allowed range."),
         ErrorType("KB006", "missing-value", "A required cell is empty."),
+        ErrorType("KB007", "bad-number",
+                  "A number is not written as a plain, finite ASCII decimal: digits with an "
+                  "optional sign, decimal point and exponent (`58.4`, `-3`, `.5`, `2e-06`). "
+                  "Rejected are forms that Python or YAML would quietly read as some other "
+                  "number — `5_9` (59), full-width `５９`, `inf`, `nan`, `0x10`, YAML's `1:20` "
+                  "(80) — and values that overflow (`1e999`) or reach 10^15 in magnitude, "
+                  "beyond which a double no longer holds every whole number exactly. Line "
+                  "numbers, ranks and counts must be whole numbers (`12`, not `12.5`)."),
+        ErrorType("KB008", "path-outside-data",
+                  "A declared file (inputs, published scores, weight sets) or a data file "
+                  "reached through a symbolic link resolves outside the data folder; every "
+                  "input must live inside it, so that a build reads only what the folder "
+                  "holds."),
+        ErrorType("KB009", "not-utf8",
+                  "A data file is not UTF-8 text (for example GBK/GB18030 saved by a Chinese "
+                  "spreadsheet program); re-save it as UTF-8. The message gives the line of the "
+                  "first undecodable byte and, when the bytes decode as GB18030, says so."),
         ErrorType("KB010", "duplicate-id", "Two rows declare the same id."),
         ErrorType("KB011", "duplicate-row", "Two rows state a value for the same key."),
+        ErrorType("KB012", "weights-mismatch",
+                  "Printed weights do not add up as the framework declares "
+                  "(`weights: {unit, basis}`): with basis `parent` every sibling group must "
+                  "sum to 100 % (or 1); with basis `total` all weights of a level must. A "
+                  "small tolerance allows for weights printed rounded. Also reported: a "
+                  "weight that is given for some siblings but not others."),
+        ErrorType("KB013", "bad-erratum-target",
+                  "An erratum points at nothing it can correct: its city and concept name no "
+                  "value in the folder's inputs or published scores, it names neither a "
+                  "concept nor a statement, or the value it says was printed is not the value "
+                  "the statement it names states."),
+        ErrorType("KB014", "tier-bands",
+                  "Tier bands are inconsistent: a band's min is not below its max, a band "
+                  "has neither bound, or two bands overlap (a score would fall in both)."),
+        ErrorType("KB015", "bad-structure",
+                  "A YAML file or entry has the wrong shape: a list where a mapping is "
+                  "expected (or the reverse), or a plain value where a record is expected "
+                  "(an errata file that lists strings instead of erratum records)."),
         ErrorType("KB020", "unknown-place",
                   "A row refers to a city, province or region not declared."),
         ErrorType("KB021", "unknown-node",

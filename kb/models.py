@@ -7,17 +7,117 @@ tables can hold millions of rows, so they stay pandas DataFrames and are validat
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from kb.namespaces import SLUG
 
 Slug = str
 Level = Literal["dimension", "variable", "indicator"]
+
+NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+"""The only way a number may be written in data/: ASCII digits, an optional sign, decimal point
+and exponent. The exponent is needed by the COINr example data (R prints ``2e-06``)."""
+INTEGER = re.compile(r"[+-]?[0-9]+")
+LIMIT = 1e15
+"""Numbers must be smaller than this in magnitude. Beyond 2**53 (about 9.0e15) a double no
+longer holds every whole number, so a bigger figure could be stored as a different number; the
+largest figure in the reports is 140928 (亿元), far below."""
+
+
+def number_problem(text: str) -> tuple[str, str] | None:
+    """Why ``text`` is not an acceptable number: (code, message), or None when it is one.
+
+    KB004 for text that is not a number at all, KB007 for text Python would read as a number
+    but that is not written plainly (``5_9``, ``５９``, ``inf``) or is not finite or too large.
+    """
+    if NUMBER.fullmatch(text):
+        value = float(text)
+        if not math.isfinite(value):
+            return "KB007", f"{text!r} is not a finite number"
+        if abs(value) >= LIMIT:
+            return "KB007", f"{text!r} is too large (magnitude must stay below 1e15)"
+        return None
+    try:
+        float(text)
+    except ValueError:
+        return "KB004", f"{text!r} is not a number"
+    return "KB007", (f"{text!r} is not a plain ASCII decimal number (digits, optional sign, "
+                     f"'.' and exponent; no '_', full-width digits, spaces, inf or nan)")
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool):
+        raise PydanticCustomError("KB004", "{value!r} is a boolean, not a number",
+                                  {"value": value})
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise PydanticCustomError("KB007", "{value} is not a finite number",
+                                      {"value": value})
+        if abs(value) >= LIMIT:
+            raise PydanticCustomError("KB007", "{value} is too large (magnitude must stay "
+                                      "below 1e15)", {"value": value})
+        return float(value)
+    if isinstance(value, str):
+        problem = number_problem(value)
+        if problem is not None:
+            raise PydanticCustomError(problem[0], problem[1])
+        return float(value)
+    raise PydanticCustomError("KB004", "expected a number, got {kind}",
+                              {"kind": type(value).__name__})
+
+
+def integer_problem(text: str) -> tuple[str, str] | None:
+    """Why ``text`` is not an acceptable whole number: (code, message), or None."""
+    if INTEGER.fullmatch(text):
+        if abs(int(text)) >= LIMIT:
+            return "KB007", f"{text!r} is too large"
+        return None
+    problem = number_problem(text)
+    if problem is not None:
+        return problem
+    return "KB007", f"{text!r} is not a whole number"
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool):
+        raise PydanticCustomError("KB004", "{value!r} is a boolean, not a number",
+                                  {"value": value})
+    if isinstance(value, float):
+        if not math.isfinite(value) or not value.is_integer():
+            raise PydanticCustomError("KB007", "{value} is not a whole number",
+                                      {"value": value})
+        value = int(value)
+    if isinstance(value, int):
+        if abs(value) >= LIMIT:
+            raise PydanticCustomError("KB007", "{value} is too large", {"value": value})
+        return value
+    if isinstance(value, str):
+        problem = integer_problem(value)
+        if problem is not None:
+            raise PydanticCustomError(problem[0], problem[1])
+        return int(value)
+    raise PydanticCustomError("KB004", "expected a whole number, got {kind}",
+                              {"kind": type(value).__name__})
+
+
+Number = Annotated[float, BeforeValidator(_number)]
+"""A finite number written plainly (see :data:`NUMBER`)."""
+Whole = Annotated[int, BeforeValidator(_integer)]
+"""A whole number written plainly: line numbers, counts, decimals."""
 
 
 def _slug(value: str) -> str:
@@ -100,8 +200,8 @@ class Cluster(IdRow):
     name_zh: str = Field(min_length=1)
     name_en: str = ""
     kind: Literal["city-cluster", "strategy-area"]
-    line: int | None = Field(default=None, ge=1)
-    line_en: int | None = Field(default=None, ge=1)
+    line: Whole | None = Field(default=None, ge=1)
+    line_en: Whole | None = Field(default=None, ge=1)
     cite: str = ""
     note: str = ""
 
@@ -109,8 +209,8 @@ class Cluster(IdRow):
 class ClusterMember(Row):
     cluster: Slug
     place: str
-    line: int | None = Field(default=None, ge=1)
-    line_en: int | None = Field(default=None, ge=1)
+    line: Whole | None = Field(default=None, ge=1)
+    line_en: Whole | None = Field(default=None, ge=1)
     cite: str = ""
     note: str = ""
 
@@ -122,16 +222,16 @@ class Citation(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     table: str = ""
-    line: int | None = Field(default=None, ge=1)
-    line_en: int | None = Field(default=None, ge=1)
+    line: Whole | None = Field(default=None, ge=1)
+    line_en: Whole | None = Field(default=None, ge=1)
 
 
 class DataSource(IdRow):
     name_zh: str = ""
     name_en: str = ""
     publisher: str = ""
-    line: int | None = Field(default=None, ge=1)
-    line_en: int | None = Field(default=None, ge=1)
+    line: Whole | None = Field(default=None, ge=1)
+    line_en: Whole | None = Field(default=None, ge=1)
     note: str = ""
 
 
@@ -170,8 +270,8 @@ class SourceMeta(BaseModel):
     publishers: list[Publisher] = []
     issued: str = ""
     seeds: dict[str, str] = {}
-    line: int | None = Field(default=None, ge=1)
-    line_en: int | None = Field(default=None, ge=1)
+    line: Whole | None = Field(default=None, ge=1)
+    line_en: Whole | None = Field(default=None, ge=1)
     note: str = ""
     data_sources: list[DataSource] = []
     sources: list[Reference] = []
@@ -193,6 +293,25 @@ class CallSpec(BaseModel):
     def _from_name(cls, value: Any) -> Any:
         return {"name": value} if isinstance(value, str) else value
 
+    @field_validator("params")
+    @classmethod
+    def _finite_params(cls, v: dict[str, Any]) -> dict[str, Any]:
+        finite_tree(v)
+        return v
+
+
+def finite_tree(value: Any) -> Any:
+    """Reject a non-finite or too large number anywhere in free-form parameters."""
+    if isinstance(value, dict):
+        for v in value.values():
+            finite_tree(v)
+    elif isinstance(value, list):
+        for v in value:
+            finite_tree(v)
+    elif isinstance(value, float | int) and not isinstance(value, bool):
+        _number(value)
+    return value
+
 
 class MethodSpec(BaseModel):
     """How a framework is scored — the defaults for its nodes: normalisation of inputs,
@@ -206,20 +325,22 @@ class MethodSpec(BaseModel):
     normalise: CallSpec = CallSpec(name="none")
     aggregate: CallSpec = CallSpec(name="sum")
     impute: CallSpec = CallSpec(name="none")
-    threshold: float | None = Field(default=None, ge=0, le=1)
+    threshold: Number | None = Field(default=None, ge=0, le=1)
     rank: Literal["competition"] = "competition"
     parameters: dict[str, Any] = {}
-    line: int | None = Field(default=None, ge=1)
-    line_en: int | None = Field(default=None, ge=1)
+    line: Whole | None = Field(default=None, ge=1)
+    line_en: Whole | None = Field(default=None, ge=1)
+
+    _finite_parameters = field_validator("parameters")(finite_tree)
 
 
 class Counts(BaseModel):
     """How many nodes of each level the report says its framework has."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    dimensions: int | None = Field(default=None, ge=0)
-    variables: int | None = Field(default=None, ge=0)
-    indicators: int | None = Field(default=None, ge=0)
+    dimensions: Whole | None = Field(default=None, ge=0)
+    variables: Whole | None = Field(default=None, ge=0)
+    indicators: Whole | None = Field(default=None, ge=0)
 
 
 class InputSpec(BaseModel):
@@ -230,8 +351,8 @@ class InputSpec(BaseModel):
     level: Level
     concept_column: str
     value_column: str
-    min: float | None = None
-    max: float | None = None
+    min: Number | None = None
+    max: Number | None = None
     integer: bool = False
     complete: bool = True
 
@@ -259,11 +380,12 @@ class FrameworkMeta(BaseModel):
     issued: str
     version: str
     period: str
-    places: int | None = Field(default=None, ge=1)
+    places: Whole | None = Field(default=None, ge=1)
     counts: Counts = Counts()
     default_direction: Literal[1, -1] = 1
-    default_weight: float = Field(default=1.0, ge=0)
-    method: MethodSpec = MethodSpec()
+    default_weight: Number = Field(default=1.0, ge=0)
+    method: MethodSpec
+    """Required: a framework.yaml cut short must not fall back to a default method."""
     inputs: InputSpec | None = None
     """Absent when the report gives only scores: the framework is then described, not scored."""
     published: PublishedSpec | None = None
@@ -273,6 +395,14 @@ class FrameworkMeta(BaseModel):
     unit: str = ""
 
     _check_id = field_validator("id")(_slug)
+
+    @model_validator(mode="after")
+    def _described(self) -> FrameworkMeta:
+        if self.inputs is None and self.published is None:
+            raise PydanticCustomError(
+                "KB006", "a framework needs inputs (the values it is scored from), published "
+                "(the scores the report prints), or both")
+        return self
 
 
 class Node(IdRow):
@@ -285,11 +415,11 @@ class Node(IdRow):
     data_year: str | None = None
     data_source: list[Slug] = []
     direction: Literal[1, -1] | None = None
-    weight: float | None = Field(default=None, ge=0)
+    weight: Number | None = Field(default=None, ge=0)
     normalise: CallSpec | None = None
     aggregate: CallSpec | None = None
-    line: int | None = Field(default=None, ge=1)
-    line_en: int | None = Field(default=None, ge=1)
+    line: Whole | None = Field(default=None, ge=1)
+    line_en: Whole | None = Field(default=None, ge=1)
     order: int = 0
 
     @model_validator(mode="after")
@@ -310,8 +440,8 @@ class Erratum(IdRow):
     model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
     table: str = ""
     edition: Literal["zh", "en", "both"]
-    line: int | None = Field(default=None, ge=1)
-    line_en: int | None = Field(default=None, ge=1)
+    line: Whole | None = Field(default=None, ge=1)
+    line_en: Whole | None = Field(default=None, ge=1)
     city: Slug | None = None
     place: str | None = None
     """A place reference, for errata about a place that is not a city."""
@@ -329,7 +459,7 @@ class Erratum(IdRow):
 class WeightSetRow(Row):
     set: Slug
     node: Slug
-    weight: float = Field(ge=0)
+    weight: Number = Field(ge=0)
 
     _check_set = field_validator("set")(_slug)
 
@@ -351,19 +481,31 @@ class Statement(IdRow):
     """A checkable statement a report makes about its own figures, and how to recompute it."""
 
     text: str = Field(min_length=1)
-    line: int | None = Field(default=None, ge=1)
-    line_en: int | None = Field(default=None, ge=1)
-    stated: float | list[str] | str
-    decimals: int | None = Field(default=None, ge=0)
+    line: Whole | None = Field(default=None, ge=1)
+    line_en: Whole | None = Field(default=None, ge=1)
+    stated: Number | list[str] | str
+    decimals: Whole | None = Field(default=None, ge=0)
     unit: str | None = None
     compute: dict[str, Any] | None = None
     note: str = ""
+
+    @field_validator("stated", mode="before")
+    @classmethod
+    def _stated(cls, v: Any) -> Any:
+        if isinstance(v, str) and v.strip():
+            problem = number_problem(v.strip())
+            if problem is not None and problem[0] == "KB007":
+                raise PydanticCustomError(problem[0], problem[1])
+        if isinstance(v, float | int) and not isinstance(v, bool):
+            return _number(v)
+        return v
 
     @field_validator("compute")
     @classmethod
     def _compute(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
         if v is None:
             return v
+        finite_tree(v)
         unknown = sorted(set(v) - COMPUTE_KEYS)
         if unknown:
             raise ValueError(f"unknown compute keys {unknown}; known: {sorted(COMPUTE_KEYS)}")
@@ -386,10 +528,10 @@ class TierBand(BaseModel):
     id: Slug
     name_zh: str = ""
     name_en: str = ""
-    min: float | None = None
-    max: float | None = None
-    line: int | None = Field(default=None, ge=1)
-    line_en: int | None = Field(default=None, ge=1)
+    min: Number | None = None
+    max: Number | None = None
+    line: Whole | None = Field(default=None, ge=1)
+    line_en: Whole | None = Field(default=None, ge=1)
 
 
 class Tiers(BaseModel):
@@ -404,7 +546,7 @@ class Tiers(BaseModel):
 class TierMember(Row):
     tier: Slug
     place: str
-    line: int | None = Field(default=None, ge=1)
+    line: Whole | None = Field(default=None, ge=1)
 
     _check_place = field_validator("place")(_place_ref)
 
