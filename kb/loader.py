@@ -19,6 +19,7 @@ import io
 import itertools
 import json
 import math
+import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -56,6 +57,7 @@ from kb.models import (
     WeightSetRow,
     integer_problem,
     number_problem,
+    records_value,
 )
 
 M = TypeVar("M", bound=BaseModel)
@@ -114,12 +116,16 @@ class Problems:
 
     def finish(self) -> list[Problem]:
         for kind, n in sorted(self.unchecked.items()):
+            if n == 0:
+                continue
             cause = self.failed_kinds.get(kind)
             because = (f"{cause} failed to load" if cause
                        else f"the {kind} rows they name are invalid (reported above)")
+            what = "framework nodes" if kind == "node" else f"{kind} places"
             self.items.append(Problem(
-                "KB020", f"{n} reference{'s' if n != 1 else ''} to {kind} places not checked "
-                f"because {because}", cause or ""))
+                "KB021" if kind == "node" else "KB020",
+                f"{n} reference{'s' if n != 1 else ''} to {what} not checked because "
+                f"{because}", cause or ""))
         for (code, file), n in self._counts.items():
             if n > MAX_PER_KIND:
                 self.items.append(
@@ -520,7 +526,8 @@ def _declared(folder: Path, name: str, key: str, problems: Problems, root: Path,
               file: str) -> Path | None:
     """A file named in framework.yaml: it must lie inside the data folder."""
     path = folder / name
-    if Path(name).is_absolute() or not _inside(path, root):
+    lexical = Path(os.path.normpath(path.absolute()))
+    if Path(name).is_absolute() or not lexical.is_relative_to(root):
         problems.add("KB008", f"{key}: {name!r} points outside the data folder; declared files "
                      "must lie inside it", file)
         return None
@@ -543,6 +550,8 @@ def _load_framework(
     nodes_df["order"] = nodes_df.groupby("parent").cumcount().add(1).astype(str)
     nodes = _records(nodes_df, Node, problems, nodes_file, _node_record,
                      columns=("normalise_params", "aggregate_params"))
+    problems.bad_ids.setdefault(f"node:{meta.id}", set()).update(
+        set(nodes_df["id"]) - {n.id for n in nodes})
     _duplicates(nodes, "node", problems, nodes_file)
     _names(nodes, langs, "node", problems, nodes_file)
     _check_weights(meta, nodes, problems, nodes_file)
@@ -988,37 +997,13 @@ def _check_errata(pkg: SourcePackage, city_ids: set[str], refs: set[str], proble
                              f"{st.stated!r}", file, e.row)
 
 
-_NUMBERS_IN_TEXT = re.compile(r"[-+−]?(?:[0-9]+(?:[.,][0-9]+)*|\.[0-9]+)")
-
-
-def numbers_in(text: str) -> list[float]:
-    """The numbers written in a free text (``近60万亿元`` → [60.0]; ``1,234.5`` → [1234.5])."""
-    out = []
-    for m in _NUMBERS_IN_TEXT.findall(text):
-        t = m.replace("−", "-").replace(",", "")
-        try:
-            out.append(float(t))
-        except ValueError:
-            continue
-    return out
-
-
 def _records_stated(e: Erratum, st: Statement) -> bool:
-    """Whether an erratum about a statement records the value the statement states, among
-    the values it says were printed (a statement quotes what the report printed)."""
+    """Whether an erratum about a statement records, among the values it says were printed,
+    the value the statement states (a statement quotes what the report printed)."""
     if not isinstance(st.stated, float):
         return True
-    texts = [t for t in (e.printed, e.printed_en) if t is not None]
-    if not texts:
-        return True
-    decimals = st.decimals
-    for t in texts:
-        for v in numbers_in(t):
-            if decimals is not None and round(v, decimals) == round(st.stated, decimals):
-                return True
-            if math.isclose(v, st.stated, rel_tol=1e-9, abs_tol=1e-12):
-                return True
-    return False
+    texts = [e.printed, e.printed_en] if (e.printed or e.printed_en) else [e.used]
+    return records_value(texts, st.stated, st.decimals)
 
 
 _PARENT_LEVEL = {"variable": "dimension", "indicator": "variable"}
@@ -1148,6 +1133,10 @@ def _check_observations(
     else:
         ok_concept = concept_level.notna()
     bad_concept = ~ok_concept & df["concept"].ne("")
+    invalid = df["concept"].isin(problems.bad_ids.get(f"node:{fw.meta.id}", set()))
+    if (bad_concept & invalid).any():
+        problems.unchecked["node"] += int((bad_concept & invalid).sum())
+    bad_concept &= ~invalid
     for r, c in zip(df.loc[bad_concept, "row"], df.loc[bad_concept, "concept"], strict=True):
         problems.add("KB021", f"unknown framework node {c!r}", file, int(r))
     if not published and spec is not None:

@@ -61,7 +61,7 @@ def number_problem(text: str) -> tuple[str, str] | None:
 
 def _number(value: Any) -> float:
     if isinstance(value, bool):
-        raise PydanticCustomError("KB004", "{value!r} is a boolean, not a number",
+        raise PydanticCustomError("KB004", "{value} is a boolean, not a number",
                                   {"value": value})
     if isinstance(value, int | float):
         if not math.isfinite(value):
@@ -94,7 +94,7 @@ def integer_problem(text: str) -> tuple[str, str] | None:
 
 def _integer(value: Any) -> int:
     if isinstance(value, bool):
-        raise PydanticCustomError("KB004", "{value!r} is a boolean, not a number",
+        raise PydanticCustomError("KB004", "{value} is a boolean, not a number",
                                   {"value": value})
     if isinstance(value, float):
         if not math.isfinite(value) or not value.is_integer():
@@ -112,6 +112,35 @@ def _integer(value: Any) -> int:
         return int(value)
     raise PydanticCustomError("KB004", "expected a whole number, got {kind}",
                               {"kind": type(value).__name__})
+
+
+_NUMBERS_IN_TEXT = re.compile(r"[-+\u2212]?(?:[0-9]+(?:[.,][0-9]+)*|\.[0-9]+)")
+
+
+def numbers_in(text: str) -> list[float]:
+    """The numbers written in a free text (``近60万亿元`` → [60.0]; ``1,234.5`` → [1234.5])."""
+    out = []
+    for m in _NUMBERS_IN_TEXT.findall(text):
+        try:
+            out.append(float(m.replace("\u2212", "-").replace(",", "")))
+        except ValueError:
+            continue
+    return out
+
+
+def records_value(texts: list[str | None], value: float, decimals: int | None) -> bool:
+    """Whether ``value`` (printed with ``decimals``) is among the numbers in ``texts`` — the
+    values an erratum says were printed. True when there is no text to compare with."""
+    given = [t for t in texts if t]
+    if not given:
+        return True
+    for t in given:
+        for v in numbers_in(t):
+            if decimals is not None and round(v, decimals) == round(value, decimals):
+                return True
+            if math.isclose(v, value, rel_tol=1e-9, abs_tol=1e-12):
+                return True
+    return False
 
 
 Number = Annotated[float, BeforeValidator(_number)]
@@ -425,7 +454,8 @@ class Node(IdRow):
     @model_validator(mode="after")
     def _named(self) -> Node:
         if not (self.name_zh or self.name_en):
-            raise ValueError("a node needs a Chinese or an English name (name_zh, name_en)")
+            raise PydanticCustomError(
+                "KB006", "a node needs a Chinese or an English name (name_zh, name_en)")
         return self
 
     @field_validator("data_year")
