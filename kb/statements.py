@@ -20,7 +20,7 @@ import pyoxigraph as ox
 
 from kb import namespaces as ns
 from kb.methods.classify import Band, bands
-from kb.models import ANALYSES
+from kb.models import ANALYSES, records_value
 from kb.sparql import to_frame
 from kb.store import BuildDir, read_observations
 
@@ -62,6 +62,14 @@ SELECT ?fw ?concept ?tier ?min ?max WHERE {
 PRINTED_TIERS = """
 SELECT ?place ?tier ?fw WHERE {
   ?place kb:printedTier ?tier . ?tier skos:inScheme/kb:framework ?fw .
+}
+"""
+ERRATA_ON_STATEMENTS = """
+SELECT ?s ?erratum ?printed ?printedEn ?used WHERE {
+  ?erratum a kb:Erratum ; kb:touches ?s . ?s a kb:Statement .
+  OPTIONAL { ?erratum kb:printedValue ?printed }
+  OPTIONAL { ?erratum kb:printedValueEn ?printedEn }
+  OPTIONAL { ?erratum kb:usedValue ?used }
 }
 """
 ERRATA_ON_PLACES = """
@@ -293,6 +301,7 @@ def check_statements(store: ox.Store, build: BuildDir) -> pd.DataFrame:
                                      "computed", "status", "erratum"])
     errata = df.groupby("s")["erratum"].agg(lambda e: ", ".join(sorted(
         ns.local_name(str(x)) for x in e.dropna())))
+    recorded = _erratum_texts(store)
     df = df.drop_duplicates("s").set_index("s")
     ctx = Context(store, build)
     rows = []
@@ -317,12 +326,53 @@ def check_statements(store: ox.Store, build: BuildDir) -> pd.DataFrame:
                     computed = float(computed) * UNIT_SCALE[unit] / UNIT_SCALE[want]
                 decimals = None if pd.isna(r["decimals"]) else int(r["decimals"])
                 ok = _agrees(stated, computed, decimals, c)
-                status = "agrees" if ok else ("differs (erratum)" if erratum else "DIFFERS")
+                status = "agrees" if ok else _disagreement(
+                    stated, decimals, recorded.get(str(s), []) if erratum else None)
         rows.append({"statement": ns.local_name(str(s)), "source": source,
                      "line": None if pd.isna(r["line"]) else int(r["line"]),
                      "text": str(r["text"]), "stated": stated,
                      "computed": _show(computed), "status": status, "erratum": erratum})
     return pd.DataFrame(rows).sort_values(["source", "line", "statement"], ignore_index=True)
+
+
+DIFFERS_OTHER_VALUE = "DIFFERS (erratum records another value)"
+"""A disagreement whose erratum is about another value than the one stated: a failure."""
+
+
+def _erratum_texts(store: ox.Store) -> dict[str, list[list[str | None]]]:
+    """statement IRI → for each erratum touching it, the values it says were printed (or,
+    when it records none, the value it says is used)."""
+    df = to_frame(store, ERRATA_ON_STATEMENTS)
+    out: dict[str, list[list[str | None]]] = {}
+    for r in df.to_dict("records"):
+        texts = [None if pd.isna(r[k]) else str(r[k]) for k in ("printed", "printedEn")]
+        if not any(texts):
+            used = None if pd.isna(r["used"]) else str(r["used"])
+            texts = [None if used == "(none)" else used]
+        out.setdefault(str(r["s"]), []).append(texts)
+    return out
+
+
+def _disagreement(stated: Any, decimals: int | None,
+                  errata: list[list[str | None]] | None) -> str:
+    """The status of a statement whose computed value differs from the stated one: excused
+    ("differs (erratum)") only by an erratum that records the stated value among what the
+    report printed; an erratum about some other value does not excuse it."""
+    if errata is None:
+        return "DIFFERS"
+    if isinstance(stated, bool) or not isinstance(stated, int | float):
+        return "differs (erratum)"
+    if not errata or any(records_value(texts, float(stated), decimals) for texts in errata):
+        return "differs (erratum)"
+    return DIFFERS_OTHER_VALUE
+
+
+def statements_failed(statements: pd.DataFrame) -> bool:
+    """Whether ``kb check`` must fail on these statement results: a disagreement without an
+    erratum, an erratum that records another value, or an evaluation error."""
+    if statements.empty:
+        return False
+    return bool(statements["status"].str.startswith(("DIFFERS", "error")).any())
 
 
 def _show(v: Any) -> Any:
