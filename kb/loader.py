@@ -331,7 +331,7 @@ def read_csv(
                              f"{len(header)}", file, reader.line_num)
                 broken = True
                 continue
-            rows.append(fields)
+            rows.append([f.strip() for f in fields])
             lines.append(reader.line_num)
     except csv.Error as exc:
         problems.add("KB002", f"not valid CSV: {exc}", file, reader.line_num)
@@ -343,8 +343,6 @@ def read_csv(
         problems.add("KB003", f"missing column(s): {', '.join(missing)}", file, 1)
         return None
     df = pd.DataFrame(rows, columns=header, dtype=object)
-    for col in header:
-        df[col] = df[col].astype(str).str.strip()
     df["row"] = lines
     return df
 
