@@ -1,8 +1,17 @@
-"""``kb build``: data/ → validated store, atomically.
+"""``kb build``: data/ → a validated knowledge base, published atomically or not at all.
 
-load (pydantic, every problem collected) → RDF per source graph → a new Oxigraph store on disk
-(bulk loaded) with its columnar copy → scoring runs → SHACL validation → publish. Any failure
-discards the new build; the previous knowledge base stays as it was.
+    load (every problem collected, coded) ─▶ compare with the current build (a build that
+    removes a source, framework, dimension or dataset needs ``allow_removal``)
+    ─▶ [write lock, staging directory]
+    ─▶ RDF: small statements kept as text, observations streamed to one N-Quads file in
+       bounded chunks; the columnar copy written straight from the loaded tables
+    ─▶ scoring runs computed before anything is loaded (the plan from an in-memory graph of
+       the small statements, the numbers from the tables) and appended to the same file
+    ─▶ one Oxigraph bulk load ─▶ SHACL on everything but bulk observations (those were
+       checked set-wise when loaded) ─▶ manifest ─▶ publish (rename, swap ``current``).
+
+Any failure, a kill at any moment, or a second concurrent writer leaves the published build
+as it was (see :mod:`kb.store`).
 """
 
 from __future__ import annotations
@@ -10,29 +19,36 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import hashlib
-import os
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import pyoxigraph as ox
 
 from kb import __version__, paths
 from kb import namespaces as ns
-from kb.errors import BuildError
+from kb.errors import BuildError, KbError
 from kb.loader import load_catalog
-from kb.scoring import RunResult, score
+from kb.models import Catalog
+from kb.nquads import QuadFile
+from kb.scoring import RunResult, compute, load_plan
 from kb.store import (
-    BuildDir,
+    Layout,
+    current_build,
     default_home,
-    discard,
-    new_build,
+    derive_build,
+    new_build_id,
     open_store,
-    publish,
+    staging,
     write_columnar,
 )
-from kb.triples import Built, build_rdf
+from kb.triples import build_rdf
 from kb.validate import check_shapes, ontology_path
+
+Progress = Callable[[str], None]
+STAGES = ("load", "compare", "rdf", "score", "store", "validate", "publish")
 
 
 @dataclass
@@ -42,11 +58,8 @@ class BuildReport:
     observations: int
     runs: list[RunResult] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
-
-
-def _build_id() -> str:
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    return f"{stamp}-{os.getpid()}"
+    changes: dict[str, Any] = field(default_factory=dict)
+    """What differs from the build that was current before: see :func:`compare`."""
 
 
 def data_digest(data_dir: Path) -> str:
@@ -57,70 +70,186 @@ def data_digest(data_dir: Path) -> str:
     return h.hexdigest()
 
 
+def summarise(catalog: Catalog) -> dict[str, Any]:
+    """What a build holds, by name, for comparing one build with the next."""
+    datasets: dict[str, int] = {}
+    frameworks: dict[str, dict[str, Any]] = {}
+    for pkg in catalog.sources:
+        for fw in pkg.frameworks:
+            frameworks[fw.meta.id] = {
+                "dimensions": sorted(n.id for n in fw.nodes if n.level == "dimension"),
+                "nodes": len(fw.nodes),
+            }
+            for name, df in (("inputs", fw.inputs), ("published", fw.published)):
+                if df is not None:
+                    datasets[ns.dataset(fw.meta.id, name)] = len(df)
+        if pkg.statistic_values is not None:
+            datasets[ns.dataset(pkg.meta.id, "statistics")] = len(pkg.statistic_values)
+    return {"sources": sorted(p.meta.id for p in catalog.sources),
+            "frameworks": frameworks, "datasets": datasets,
+            "observations": sum(datasets.values())}
+
+
+def compare(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    """Sources, frameworks, dimensions and datasets removed and added; observation counts."""
+    if not old:
+        return {"first": True, "removed": {}, "added": {}, "observations": [0, new["observations"]]}
+    removed: dict[str, list[str]] = {}
+    added: dict[str, list[str]] = {}
+
+    def diff(kind: str, a: set[str], b: set[str]) -> None:
+        if a - b:
+            removed[kind] = sorted(a - b)
+        if b - a:
+            added[kind] = sorted(b - a)
+
+    diff("sources", set(old["sources"]), set(new["sources"]))
+    diff("frameworks", set(old["frameworks"]), set(new["frameworks"]))
+    diff("dimensions",
+         {f"{f}/{d}" for f, v in old["frameworks"].items() for d in v["dimensions"]},
+         {f"{f}/{d}" for f, v in new["frameworks"].items() for d in v["dimensions"]})
+    diff("datasets", set(old["datasets"]), set(new["datasets"]))
+    shrunk = {d: [n, new["datasets"][d]] for d, n in old["datasets"].items()
+              if d in new["datasets"] and new["datasets"][d] < n}
+    return {"first": False, "removed": removed, "added": added, "shrunk": shrunk,
+            "observations": [old["observations"], new["observations"]]}
+
+
+def _current_summary(home: Path) -> dict[str, Any] | None:
+    try:
+        summary = current_build(home).read_manifest().get("summary")
+    except (KbError, OSError, ValueError):
+        return None
+    return summary if isinstance(summary, dict) else None
+
+
 def build(
     data_dir: Path | None = None, home: Path | None = None, *, validate: bool = True,
-    run_scoring: bool = True,
+    run_scoring: bool = True, allow_removal: bool = False, progress: Progress | None = None,
 ) -> BuildReport:
-    """Build the knowledge base from ``data_dir`` into ``home``; raise BuildError on bad input."""
+    """Build the knowledge base from ``data_dir`` into ``home``.
+
+    Raises BuildError (bad input), KbError KB042 (another writer), KB043 (the disk), KB044
+    (the build would remove what the current one has); in every case nothing is published.
+    """
     data_dir = data_dir or paths.data_dir()
     home = home or default_home()
+    say = progress or (lambda stage: None)
     timings: dict[str, float] = {}
-    t0 = time.perf_counter()
+
+    def lap(stage: str, t0: float) -> float:
+        timings[stage] = time.perf_counter() - t0
+        return time.perf_counter()
+
+    t = time.perf_counter()
+    say("load")
     catalog = load_catalog(data_dir)
-    timings["load"] = time.perf_counter() - t0
+    t = lap("load", t)
 
-    t0 = time.perf_counter()
-    built = build_rdf(catalog)
-    timings["rdf"] = time.perf_counter() - t0
+    say("compare")
+    summary = summarise(catalog)
+    changes = compare(_current_summary(home), summary)
+    if changes["removed"] and not allow_removal:
+        what = "; ".join(f"{kind}: {', '.join(v[:8])}{' ...' if len(v) > 8 else ''}"
+                         for kind, v in changes["removed"].items())
+        raise KbError("KB044", f"this build would remove {what}. If that is intended, "
+                      "build again with --allow-removal")
+    digest = data_digest(data_dir)
+    t = lap("compare", t)
 
-    target = new_build(home, _build_id())
-    try:
-        frameworks = [ns.framework(fw.meta.id) for fw in catalog.frameworks
-                      if fw.inputs is not None]
-        report = _fill(target, built, frameworks, validate, run_scoring, timings)
+    with staging(home, new_build_id()) as target:
+        bulk_path = target.path / "load.nq"
+        with QuadFile(bulk_path) as bulk:
+            say("rdf")
+            built = build_rdf(catalog, bulk)
+            observations = len(built.observations)
+            for graph, frame in built.observations.groupby("graph", sort=True):
+                write_columnar(target, str(graph), frame.reset_index(drop=True))
+            plan_store = ox.Store()
+            plan_store.bulk_load(path=str(ontology_path()), format=ox.RdfFormat.TURTLE,
+                                 to_graph=ox.NamedNode(ns.graph_ontology()))
+            for text in built.structure.values():
+                plan_store.bulk_load(text.encode("utf-8"), ox.RdfFormat.N_QUADS)
+                bulk.write_text(text, text.count(" .\n"))
+            t = lap("rdf", t)
+
+            runs: list[RunResult] = []
+            if run_scoring:
+                say("score")
+                inputs = built.observations.groupby("dataset", sort=False)
+                for fw in catalog.frameworks:
+                    if fw.inputs is None:
+                        continue
+                    plan = load_plan(plan_store, ns.framework(fw.meta.id))
+                    raw = inputs.get_group(plan.inputs).reset_index(drop=True)
+                    plan = replace(plan, period=str(raw["period"].iloc[0]))
+                    run = compute(plan_store, plan, raw, bulk)
+                    write_columnar(target, run.graph, run.scores)
+                    runs.append(run)
+                t = lap("score", t)
+            quads = bulk.count
+        del built, catalog, plan_store
+        gc.collect()
+
+        say("store")
+        store = open_store(target, write=True)
+        store.bulk_load(path=str(ontology_path()), format=ox.RdfFormat.TURTLE,
+                        to_graph=ox.NamedNode(ns.graph_ontology()))
+        store.bulk_load(path=str(bulk_path), format=ox.RdfFormat.N_QUADS)
+        bulk_path.unlink()
+        t = lap("store", t)
+
+        if validate:
+            say("validate")
+            result = check_shapes(store)
+            t = lap("validate", t)
+            if not result.conforms:
+                raise BuildError(result.problems)
+
+        say("publish")
         target.write_manifest({
             "software": f"citykb {__version__}",
             "built": dt.datetime.now(dt.UTC).isoformat(),
             "data": str(data_dir.resolve()),
-            "data_sha256": data_digest(data_dir),
-            "graphs": sorted(built.nquads),
-            "runs": [r.run for r in report.runs],
-            "observations": report.observations,
+            "data_sha256": digest,
+            "graphs": sorted(str(g.value) for g in store.named_graphs()),
+            "runs": [r.run for r in runs],
+            "observations": observations,
+            "quads": quads,
+            "summary": summary,
+            "timings": timings,
         })
-    except BaseException:
-        discard(target)
-        raise
-    publish(home, target)
-    return report
+        store.flush()
+        del store
+        gc.collect()  # release the store's lock now: query results can keep it alive in cycles
+    lap("publish", t)
+    return BuildReport(Layout(home).current.resolve(), quads, observations, runs, timings,
+                       changes)
 
 
-def _fill(
-    target: BuildDir, built: Built, frameworks: list[str], validate: bool, run_scoring: bool,
-    timings: dict[str, float],
-) -> BuildReport:
-    """Load the RDF and the columnar copy into a new build, score, validate."""
-    t0 = time.perf_counter()
-    store = open_store(target, write=True)
-    store.bulk_load(path=str(ontology_path()), format=ox.RdfFormat.TURTLE,
-                    to_graph=ox.NamedNode(ns.graph_ontology()))
-    for text in built.nquads.values():
-        store.bulk_load(text.encode("utf-8"), ox.RdfFormat.N_QUADS)
-    for graph, frame in built.observations.groupby("graph"):
-        write_columnar(target, str(graph), frame.reset_index(drop=True))
-    timings["store"] = time.perf_counter() - t0
 
-    report = BuildReport(target.path, built.quad_count, len(built.observations), timings=timings)
-    if run_scoring:
-        t0 = time.perf_counter()
-        report.runs = [score(store, target, fw) for fw in frameworks]
-        timings["score"] = time.perf_counter() - t0
-    if validate:
-        t0 = time.perf_counter()
-        result = check_shapes(store)
-        timings["validate"] = time.perf_counter() - t0
-        if not result.conforms:
-            raise BuildError(result.problems)
-    store.flush()
-    del store
-    gc.collect()  # release the store's lock now: query results can keep it alive in cycles
-    return report
+def rescore(home: Path | None, framework: str, weight_set: str | None = None, *,
+            validate: bool = True) -> RunResult:
+    """Score a framework again (e.g. with another weight set) into a new build derived from
+    the published one; published only when the run is written and valid."""
+    from kb.resolve import resolve
+    from kb.scoring import score
+
+    home = home or default_home()
+    with derive_build(home, new_build_id("-score")) as (target, manifest):
+        store = open_store(target, write=True)
+        run = score(store, target, resolve(store, "framework", framework), weight_set)
+        if validate:
+            result = check_shapes(store)
+            if not result.conforms:
+                raise BuildError(result.problems)
+        target.write_manifest({
+            **manifest,
+            "built": dt.datetime.now(dt.UTC).isoformat(),
+            "graphs": sorted(str(g.value) for g in store.named_graphs()),
+            "runs": sorted({*manifest.get("runs", []), run.run}),
+        })
+        store.flush()
+        del store
+        gc.collect()
+    return run

@@ -10,8 +10,8 @@ knowledge base can be queried, ranked and explained elsewhere.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,15 @@ from kb.errors import KbError
 from kb.graphs import TREE
 from kb.namespaces import PREFIXES
 from kb.sparql import to_frame
-from kb.store import BuildDir, new_build, open_store, publish, read_observations, write_columnar
+from kb.store import (
+    BuildDir,
+    current_build,
+    new_build_id,
+    open_store,
+    read_observations,
+    staging,
+    write_columnar,
+)
 
 FORMATS = {"ttl": ox.RdfFormat.TURTLE, "nt": ox.RdfFormat.N_TRIPLES,
            "trig": ox.RdfFormat.TRIG, "nq": ox.RdfFormat.N_QUADS,
@@ -143,9 +151,7 @@ def import_file(path: Path, home: Path) -> BuildDir:
     if fmt is None:
         raise KbError("KB051", f"{path}: import reads TriG (.trig) or N-Quads (.nq), which keep "
                       "the named graphs")
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    target = new_build(home, f"{stamp}-{os.getpid()}-import")
-    try:
+    with staging(home, new_build_id("-import")) as target:
         store = open_store(target, write=True)
         try:
             store.bulk_load(path=str(path), format=fmt)
@@ -168,10 +174,5 @@ def import_file(path: Path, home: Path) -> BuildDir:
                                "observations": len(obs)})
         store.flush()
         del store
-    except BaseException:
-        from kb.store import discard
-
-        discard(target)
-        raise
-    publish(home, target)
-    return target
+        gc.collect()
+    return current_build(home)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -46,26 +47,68 @@ def decimal(value: float) -> str:
 
 
 class QuadSink:
-    """Accumulates N-Quads lines, each graph's statements together."""
+    """Accumulates N-Quads lines in memory (for the small statements of a graph)."""
 
     def __init__(self) -> None:
         self._parts: list[str] = []
+        self._count = 0
 
     def add(self, s: str, p: str, o: str, g: str) -> None:
         self._parts.append(f"{s} {p} {o} {g} .\n")
+        self._count += 1
 
     def typed(self, s: str, cls: str, g: str) -> None:
         self.add(s, iri(RDF + "type"), cls, g)
 
     def extend_lines(self, lines: Iterator[str] | pd.Series) -> None:
         """Add pre-formatted lines (each ending in ``.\\n``)."""
+        before = len(self._parts)
         self._parts.extend(lines)
+        self._count += len(self._parts) - before
+
+    def write_text(self, text: str, quads: int) -> None:
+        """Add N-Quads text of ``quads`` statements."""
+        self._parts.append(text)
+        self._count += quads
 
     def text(self) -> str:
         return "".join(self._parts)
 
     def __len__(self) -> int:
-        return len(self._parts)
+        return self._count
+
+
+class QuadFile:
+    """Writes N-Quads lines straight to a file, so that bulk tables are never held whole."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh = path.open("w", encoding="utf-8", newline="\n")
+        self.count = 0
+
+    def extend_lines(self, lines: Iterator[str] | pd.Series) -> None:
+        """Write pre-formatted lines (each ending in ``.\\n``)."""
+        if isinstance(lines, pd.Series):
+            self.count += len(lines)
+            if len(lines):
+                self._fh.write(lines.str.cat())
+        else:
+            for line in lines:
+                self._fh.write(line)
+                self.count += 1
+
+    def write_text(self, text: str, quads: int) -> None:
+        self._fh.write(text)
+        self.count += quads
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> QuadFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def column_quads(

@@ -25,7 +25,7 @@ from kb import __version__, engine
 from kb import namespaces as ns
 from kb.engine import Call, Config, NodeConfig
 from kb.errors import KbError
-from kb.nquads import P, QuadSink, column_quads, double_column, integer_column, iri, lit
+from kb.nquads import P, QuadFile, QuadSink, column_quads, double_column, integer_column, iri, lit
 from kb.sparql import python_value, select
 from kb.store import BuildDir, read_observations, remove_columnar, write_columnar
 
@@ -166,29 +166,38 @@ def score(store: ox.Store, build: BuildDir, framework: str,
     return execute(store, build, plan, started)
 
 
-def execute(store: ox.Store, build: BuildDir, plan: Plan,
+def compute(store: ox.Store, plan: Plan, raw: pd.DataFrame, out: QuadFile | QuadSink,
             started: dt.datetime | None = None) -> RunResult:
+    """Score ``raw`` (the framework's inputs, as in the columnar copy) by ``plan``; write the
+    run's statements to ``out``. ``store`` only answers the places' attributes."""
     started = started or dt.datetime.now(dt.UTC)
-    raw = read_observations(build, dataset=plan.inputs)
     if raw.empty:
         raise KbError("KB026", f"framework {plan.config.framework} has no input values")
     places = place_attributes(store) if plan.config.impute.name != "none" else None
     result = engine.run(plan.config, raw, places)
     rid = run_id(plan, raw)
-    out = _observations(plan, rid, raw, result)
+    obs = _observations(plan, rid, raw, result)
     graph = ns.graph_run(rid)
-    frame = out.frame.assign(graph=graph)
-    exists = ox.NamedNode(graph) in set(store.named_graphs())
-    if exists and _same(read_observations(build, graph=graph), frame):
-        return RunResult(ns.run(rid), graph, out.dataset, frame)
-    text = _run_nquads(plan, rid, graph, out, started, dt.datetime.now(dt.UTC))
+    _run_nquads(plan, rid, graph, obs, started, dt.datetime.now(dt.UTC), out)
+    return RunResult(ns.run(rid), graph, obs.dataset, obs.frame.assign(graph=graph))
+
+
+def execute(store: ox.Store, build: BuildDir, plan: Plan,
+            started: dt.datetime | None = None) -> RunResult:
+    """Score by ``plan`` from the build's columnar copy into its (writable) store."""
+    raw = read_observations(build, dataset=plan.inputs)
+    sink = QuadSink()
+    run = compute(store, plan, raw, sink, started)
+    exists = ox.NamedNode(run.graph) in set(store.named_graphs())
+    if exists and _same(read_observations(build, graph=run.graph), run.scores):
+        return run
     if exists:
-        store.remove_graph(ox.NamedNode(graph))
-    store.bulk_load(text.encode("utf-8"), ox.RdfFormat.N_QUADS)
+        store.remove_graph(ox.NamedNode(run.graph))
+    store.bulk_load(sink.text().encode("utf-8"), ox.RdfFormat.N_QUADS)
     store.flush()
-    remove_columnar(build, graph)
-    write_columnar(build, graph, frame)
-    return RunResult(ns.run(rid), graph, out.dataset, frame)
+    remove_columnar(build, run.graph)
+    write_columnar(build, run.graph, run.scores)
+    return run
 
 
 @dataclass
@@ -272,7 +281,7 @@ def _same(stored: pd.DataFrame, new: pd.DataFrame) -> bool:
 
 
 def _run_nquads(plan: Plan, rid: str, graph: str, out: _Out, started: dt.datetime,
-                ended: dt.datetime) -> str:
+                ended: dt.datetime, bulk: QuadFile | QuadSink) -> None:
     cfg = plan.config
     g = iri(graph)
     run = iri(ns.run(rid))
@@ -303,25 +312,25 @@ def _run_nquads(plan: Plan, rid: str, graph: str, out: _Out, started: dt.datetim
         sink.add(iri(d), P(ns.KB, "stage"), lit(stage), g)
         sink.add(iri(d), P(ns.PROV, "wasGeneratedBy"), run, g)
 
+    bulk.write_text(sink.text(), len(sink))
     f = out.frame
     s = "<" + f["obs"] + ">"
-    sink.extend_lines(s + f" {P(ns.RDF, 'type')} {P(ns.QB, 'Observation')} {g} .\n")
-    sink.extend_lines(s + f" {P(ns.PROV, 'wasGeneratedBy')} {run} {g} .\n")
+    bulk.extend_lines(s + f" {P(ns.RDF, 'type')} {P(ns.QB, 'Observation')} {g} .\n")
+    bulk.extend_lines(s + f" {P(ns.PROV, 'wasGeneratedBy')} {run} {g} .\n")
     if plan.period:
         period = lit(plan.period, datatype=ns.XSD + "gYear")
-        sink.extend_lines(s + f" {P(ns.SDMX_DIM, 'refPeriod')} {period} {g} .\n")
-    sink.extend_lines(column_quads(s, P(ns.QB, "dataSet"), "<" + f["dataset"] + ">", g))
-    sink.extend_lines(column_quads(s, P(ns.SDMX_DIM, "refArea"), "<" + f["place"] + ">", g))
-    sink.extend_lines(column_quads(s, P(ns.KB, "concept"), "<" + f["concept"] + ">", g))
-    sink.extend_lines(column_quads(s, P(ns.SDMX_MEASURE, "obsValue"),
+        bulk.extend_lines(s + f" {P(ns.SDMX_DIM, 'refPeriod')} {period} {g} .\n")
+    bulk.extend_lines(column_quads(s, P(ns.QB, "dataSet"), "<" + f["dataset"] + ">", g))
+    bulk.extend_lines(column_quads(s, P(ns.SDMX_DIM, "refArea"), "<" + f["place"] + ">", g))
+    bulk.extend_lines(column_quads(s, P(ns.KB, "concept"), "<" + f["concept"] + ">", g))
+    bulk.extend_lines(column_quads(s, P(ns.SDMX_MEASURE, "obsValue"),
                                    double_column(f["value"]), g))
-    sink.extend_lines(column_quads(s, P(ns.KB, "rank"), integer_column(f["rank"]), g))
+    bulk.extend_lines(column_quads(s, P(ns.KB, "rank"), integer_column(f["rank"]), g))
     true = lit("true", datatype=ns.XSD + "boolean")
-    sink.extend_lines("<" + out.imputed["obs"] + f"> {P(ns.KB, 'imputed')} {true} {g} .\n")
+    bulk.extend_lines("<" + out.imputed["obs"] + f"> {P(ns.KB, 'imputed')} {true} {g} .\n")
     links = out.derivations
-    sink.extend_lines(column_quads("<" + links["obs"] + ">", P(ns.PROV, "wasDerivedFrom"),
+    bulk.extend_lines(column_quads("<" + links["obs"] + ">", P(ns.PROV, "wasDerivedFrom"),
                                    "<" + links["derived_from"] + ">", g))
-    return sink.text()
 
 
 RUN_QUERY = """

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import pandas as pd
 
@@ -16,6 +17,7 @@ from kb import namespaces as ns
 from kb.models import CallSpec, Catalog, Erratum, Framework, Node, SourcePackage
 from kb.nquads import (
     P,
+    QuadFile,
     QuadSink,
     column_quads,
     decimal,
@@ -24,7 +26,6 @@ from kb.nquads import (
     integer_column,
     iri,
     lit,
-    string_column,
 )
 
 T = iri(ns.RDF + "type")
@@ -62,34 +63,54 @@ def _year(text: str) -> str:
 
 @dataclass
 class Built:
-    """The RDF of a catalog: N-Quads per named graph, and the observations as a frame."""
+    """The RDF of a catalog: the small statements per named graph, held as N-Quads text; the
+    observations written to a bulk file as they are made; their rows for the columnar copy."""
 
-    nquads: dict[str, str]
+    structure: dict[str, str]
     observations: pd.DataFrame
+    bulk_quads: int = 0
 
     @property
     def quad_count(self) -> int:
-        return sum(t.count(" .\n") for t in self.nquads.values())
+        return sum(t.count(" .\n") for t in self.structure.values()) + self.bulk_quads
 
 
-def build_rdf(catalog: Catalog) -> Built:
+CHUNK_ROWS = 100_000
+"""Observation rows turned into N-Quads text at a time: bounds the text held in memory."""
+
+
+def build_rdf(catalog: Catalog, bulk: QuadFile) -> Built:
+    """Write every source's graph: its observations to ``bulk``, the rest kept as text."""
     graphs: dict[str, str] = {}
     frames: list[pd.DataFrame] = []
     named_sources: set[str] = set()
+    before = bulk.count
     for pkg in catalog.sources:
         g = ns.graph_source(pkg.meta.id)
         sink = QuadSink()
+        out = _Out(sink, bulk, iri(g), set())
         _source(sink, pkg, iri(g), named_sources)
         _places(sink, pkg, iri(g))
         for fw in pkg.frameworks:
-            frames.extend(_framework(sink, pkg, fw, iri(g)))
-        frames.extend(_statistics(sink, pkg, iri(g)))
+            frames.extend(_framework(out, pkg, fw))
+        frames.extend(_statistics(out, pkg))
         _statements(sink, pkg, iri(g))
         _tiers(sink, pkg, iri(g))
         _errata(sink, pkg, iri(g))
         graphs[g] = sink.text()
     obs = pd.concat(frames, ignore_index=True) if frames else empty_observations()
-    return Built(graphs, obs)
+    return Built(graphs, obs, bulk.count - before)
+
+
+@dataclass
+class _Out:
+    """Where one source graph's statements go: small ones to ``sink``, observations to
+    ``bulk``; ``tables`` remembers the source tables already described."""
+
+    sink: QuadSink
+    bulk: QuadFile
+    g: str
+    tables: set[str]
 
 
 def empty_observations() -> pd.DataFrame:
@@ -209,7 +230,8 @@ def _places(sink: QuadSink, pkg: SourcePackage, g: str) -> None:
 _LEVEL_CLASS = {"dimension": "Dimension", "variable": "Variable", "indicator": "Indicator"}
 
 
-def _framework(sink: QuadSink, pkg: SourcePackage, fw: Framework, g: str) -> list[pd.DataFrame]:
+def _framework(out: _Out, pkg: SourcePackage, fw: Framework) -> list[pd.DataFrame]:
+    sink, g = out.sink, out.g
     m = fw.meta
     f = iri(ns.framework(m.id))
     report = iri(ns.source(pkg.meta.id))
@@ -243,11 +265,11 @@ def _framework(sink: QuadSink, pkg: SourcePackage, fw: Framework, g: str) -> lis
     labels = {n.id: n for n in fw.nodes}
     frames = []
     if fw.inputs is not None:
-        frames.append(_dataset(sink, pkg, fw, "inputs", "InputDataSet", fw.inputs, concepts,
-                               labels, g))
+        frames.append(_dataset(out, pkg, fw, "inputs", "InputDataSet", fw.inputs, concepts,
+                               labels))
     if fw.published is not None:
-        frames.append(_dataset(sink, pkg, fw, "published", "PublishedDataSet", fw.published,
-                               concepts, labels, g))
+        frames.append(_dataset(out, pkg, fw, "published", "PublishedDataSet", fw.published,
+                               concepts, labels))
     return frames
 
 
@@ -306,30 +328,44 @@ def _node(sink: QuadSink, fw: Framework, n: Node, report: str, g: str) -> None:
 
 
 def _dataset(
-    sink: QuadSink, pkg: SourcePackage, fw: Framework, name: str, cls: str, df: pd.DataFrame,
-    concepts: dict[str, str], nodes: dict[str, Node], g: str,
+    out: _Out, pkg: SourcePackage, fw: Framework, name: str, cls: str, df: pd.DataFrame,
+    concepts: dict[str, str], nodes: dict[str, Node],
 ) -> pd.DataFrame:
     m = fw.meta
     title = {"inputs": "input values", "published": "published scores and ranks"}[name]
     return _observation_table(
-        sink, pkg, ns.dataset(m.id, name), cls, ns.framework(m.id),
+        out, pkg, ns.dataset(m.id, name), cls, ns.framework(m.id),
         f"{m.name_en or m.name_zh}: {title}", df, concepts,
         f"{ns.ID}obs/{m.id}/{name}/", m.period,
-        lambda t: f"{nodes[t].name_zh} / {nodes[t].name_en}" if t in nodes else t, g)
+        lambda t: f"{nodes[t].name_zh} / {nodes[t].name_en}" if t in nodes else t)
+
+
+def table_iri(source: str, table: str) -> str:
+    """The IRI of a report's table or section, from the id the data files give it."""
+    return f"{ns.ID}table/{source}/{quote(table, safe='-._~')}"
 
 
 def _observation_table(
-    sink: QuadSink, pkg: SourcePackage, d: str, cls: str, framework: str | None, title: str,
+    out: _Out, pkg: SourcePackage, d: str, cls: str, framework: str | None, title: str,
     df: pd.DataFrame, concepts: dict[str, str], obs_prefix: str, period: str,
-    table_label: Callable[[str], str], g: str,
+    table_label: Callable[[str], str],
 ) -> pd.DataFrame:
-    """A dataset and its observations, set-wise; returns their rows for the columnar copy."""
+    """A dataset and its observations, set-wise, in chunks; returns their rows for the
+    columnar copy.
+
+    Each observation carries its dimensions (place, period, concept), its measure, its rank,
+    the table it was read from and the line in each edition's text. What is the same for a
+    whole table (the report, the table's title, the seed files: the citation) is said once,
+    on the table, and reached by a join.
+    """
+    sink, g = out.sink, out.g
     sink.typed(iri(d), P(ns.KB, cls), g)
     sink.typed(iri(d), P(ns.QB, "DataSet"), g)
     if framework is not None:
         sink.add(iri(d), P(ns.KB, "framework"), iri(framework), g)
     sink.add(iri(d), P(ns.PROV, "hadPrimarySource"), iri(ns.source(pkg.meta.id)), g)
     sink.add(iri(d), P(ns.DCTERMS, "title"), lit(title, lang="en"), g)
+    _tables(out, pkg, df["table"], table_label)
 
     kind = df["place"].str.split(":", n=1).str[0]
     pid = df["place"].str.split(":", n=1).str[1]
@@ -338,29 +374,33 @@ def _observation_table(
     periods = df["period"].where(df["period"] != "", period)
     suffix = ("/" + periods).where(df["period"] != "", "")
     obs_iri = obs_prefix + slug + "/" + df["concept"] + suffix
-    s = "<" + obs_iri + ">"
-    const = {
-        T: iri(ns.QB + "Observation"),
-        P(ns.QB, "dataSet"): iri(d),
-        P(ns.PROV, "hadPrimarySource"): iri(ns.source(pkg.meta.id)),
-    }
-    for p, o in const.items():
-        sink.extend_lines(s + f" {p} {o} {g} .\n")
-    sink.extend_lines(column_quads(s, P(ns.SDMX_DIM, "refPeriod"),
-                                   '"' + periods + f'"^^<{XSD}gYear>', g))
-    sink.extend_lines(column_quads(s, P(ns.SDMX_DIM, "refArea"), "<" + place_iri + ">", g))
     concept_iri = df["concept"].map(concepts)
-    sink.extend_lines(column_quads(s, P(ns.KB, "concept"), "<" + concept_iri + ">", g))
-    sink.extend_lines(column_quads(s, P(ns.SDMX_MEASURE, "obsValue"),
-                                   decimal_column(df["value"]), g))
-    sink.extend_lines(column_quads(s, P(ns.KB, "rank"), integer_column(df["rank"]), g))
-    sink.extend_lines(column_quads(s, P(ns.KB, "sourceTable"), string_column(df["table"]), g))
-    sink.extend_lines(column_quads(s, P(ns.KB, "sourceLine"), integer_column(df["line"]), g))
-    sink.extend_lines(column_quads(s, P(ns.KB, "sourceLineEn"),
-                                   integer_column(df["line_en"]), g))
-    citation = _citation(pkg, df, table_label)
-    sink.extend_lines(column_quads(s, P(ns.DCTERMS, "bibliographicCitation"),
-                                   string_column(citation), g))
+    table = df["table"].where(df["table"] == "", ns.ID + "table/" + pkg.meta.id + "/"
+                              + df["table"].map(lambda v: quote(v, safe="-._~")))
+    const = (f" {T} {iri(ns.QB + 'Observation')} {g} .\n",
+             f" {P(ns.QB, 'dataSet')} {iri(d)} {g} .\n")
+    for start in range(0, len(df), CHUNK_ROWS):
+        part = slice(start, start + CHUNK_ROWS)
+        s = "<" + obs_iri.iloc[part] + ">"
+        for tail in const:
+            out.bulk.extend_lines(s + tail)
+        out.bulk.extend_lines(column_quads(s, P(ns.SDMX_DIM, "refPeriod"),
+                                           '"' + periods.iloc[part] + f'"^^<{XSD}gYear>', g))
+        out.bulk.extend_lines(column_quads(s, P(ns.SDMX_DIM, "refArea"),
+                                           "<" + place_iri.iloc[part] + ">", g))
+        out.bulk.extend_lines(column_quads(s, P(ns.KB, "concept"),
+                                           "<" + concept_iri.iloc[part] + ">", g))
+        out.bulk.extend_lines(column_quads(s, P(ns.SDMX_MEASURE, "obsValue"),
+                                           decimal_column(df["value"].iloc[part]), g))
+        out.bulk.extend_lines(column_quads(s, P(ns.KB, "rank"),
+                                           integer_column(df["rank"].iloc[part]), g))
+        tab = table.iloc[part]
+        out.bulk.extend_lines(column_quads(s, P(ns.KB, "table"),
+                                           ("<" + tab + ">").where(tab != "", None), g))
+        out.bulk.extend_lines(column_quads(s, P(ns.KB, "sourceLine"),
+                                           integer_column(df["line"].iloc[part]), g))
+        out.bulk.extend_lines(column_quads(s, P(ns.KB, "sourceLineEn"),
+                                           integer_column(df["line_en"].iloc[part]), g))
     return pd.DataFrame({
         "obs": obs_iri,
         "graph": g.strip("<>"),
@@ -374,24 +414,31 @@ def _observation_table(
     })
 
 
-def _citation(pkg: SourcePackage, df: pd.DataFrame,
-              table_label: Callable[[str], str]) -> pd.Series:
-    """Readable citation: report, table, and the line in each edition's text."""
+def _tables(out: _Out, pkg: SourcePackage, tables: pd.Series,
+            table_label: Callable[[str], str]) -> None:
+    """Each table of a report once: what it is part of, its title, its citation and the seed
+    text files its line numbers refer to."""
     meta = pkg.meta
-    table = df["table"].map(table_label)
-    text = (meta.title_zh or meta.title_en) + ", " + table
-    zh, en = meta.seeds.get("zh", "zh"), meta.seeds.get("en", "en")
-    line = df["line"].astype("string")
-    line_en = df["line_en"].astype("string")
-    text = text + (", " + zh + " line " + line).fillna("")
-    text = text + ("; " + en + " line " + line_en).fillna("")
-    return text
+    report = iri(ns.source(meta.id))
+    for table in sorted(set(tables.unique()) - {""} - out.tables):
+        out.tables.add(table)
+        s = iri(table_iri(meta.id, table))
+        label = table_label(table)
+        out.sink.typed(s, P(ns.KB, "SourceTable"), out.g)
+        out.sink.add(s, P(ns.DCTERMS, "isPartOf"), report, out.g)
+        out.sink.add(s, P(ns.RDFS, "label"), lit(label), out.g)
+        out.sink.add(s, P(ns.DCTERMS, "identifier"), lit(table), out.g)
+        out.sink.add(s, P(ns.DCTERMS, "bibliographicCitation"),
+                     lit(f"{meta.title_zh or meta.title_en}, {label}"), out.g)
+        out.sink.add(s, P(ns.KB, "seedTextZh"), lit(meta.seeds.get("zh", "zh")), out.g)
+        out.sink.add(s, P(ns.KB, "seedTextEn"), lit(meta.seeds.get("en", "en")), out.g)
 
 
-def _statistics(sink: QuadSink, pkg: SourcePackage, g: str) -> list[pd.DataFrame]:
+def _statistics(out: _Out, pkg: SourcePackage) -> list[pd.DataFrame]:
     """Statistics (figures outside any composite index) as a concept scheme and a dataset."""
     if not pkg.statistics or pkg.statistic_values is None:
         return []
+    sink, g = out.sink, out.g
     scheme = iri(ns.statistics_scheme(pkg.meta.id))
     sink.typed(scheme, P(ns.SKOS, "ConceptScheme"), g)
     _labels(sink, scheme, f"{pkg.meta.title_zh} 统计数据", f"{pkg.meta.title_en}: statistics", g)
@@ -409,9 +456,9 @@ def _statistics(sink: QuadSink, pkg: SourcePackage, g: str) -> list[pd.DataFrame
             sink.add(s, P(ns.RDFS, "comment"), lit(st.note, lang="en"), g)
     title = f"{pkg.meta.title_en or pkg.meta.title_zh}: statistics"
     frame = _observation_table(
-        sink, pkg, ns.dataset(pkg.meta.id, "statistics"), "PublishedDataSet", None, title,
+        out, pkg, ns.dataset(pkg.meta.id, "statistics"), "PublishedDataSet", None, title,
         pkg.statistic_values, concepts, f"{ns.ID}obs/{pkg.meta.id}/statistics/", "",
-        lambda t: t, g)
+        lambda t: t)
     return [frame]
 
 

@@ -3,3 +3,17 @@
 from pathlib import Path
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def cell_text(v: object) -> str:
+    """A query answer's cell as text, the same for every dtype (for comparing answers)."""
+    import pandas as pd
+
+    if v is None:
+        return ""
+    try:
+        if pd.isna(v):  # type: ignore[call-overload]
+            return ""
+    except (TypeError, ValueError):
+        pass
+    return repr(v) if isinstance(v, float) else str(v)
