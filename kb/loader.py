@@ -551,6 +551,10 @@ def _load_framework(
     problems.bad_ids.setdefault(f"node:{meta.id}", set()).update(
         set(nodes_df["id"]) - {n.id for n in nodes})
     _duplicates(nodes, "node", problems, nodes_file)
+    for n in nodes:
+        if n.id == meta.id:
+            problems.add("KB010", f"node id {n.id!r} is the framework's own id", nodes_file,
+                         n.row)
     _names(nodes, langs, "node", problems, nodes_file)
     _check_weights(meta, nodes, problems, nodes_file)
     _undeclared(folder, meta, problems, root, file)
@@ -916,9 +920,9 @@ def _missing_place_tables(catalog: Catalog, problems: Problems, root: Path) -> N
         for fw in pkg.frameworks:
             for df in (fw.inputs, fw.published):
                 if df is not None:
-                    used |= set(df["place"].str.partition(":")[0])
+                    used |= {str(p).partition(":")[0] for p in df["place"].unique()}
         if pkg.statistic_values is not None:
-            used |= set(pkg.statistic_values["place"].str.partition(":")[0])
+            used |= {str(p).partition(":")[0] for p in pkg.statistic_values["place"].unique()}
     home = next((pkg.folder for pkg in catalog.sources
                  if any((root / pkg.folder / PLACE_TABLES[k]).exists()
                         for k in ("region", "province", "city", "county"))), None)

@@ -536,14 +536,41 @@ class Statement(IdRow):
         if v is None:
             return v
         finite_tree(v)
-        unknown = sorted(set(v) - COMPUTE_KEYS)
+        unknown = sorted(str(k) for k in set(v) - COMPUTE_KEYS)
         if unknown:
             raise ValueError(f"unknown compute keys {unknown}; known: {sorted(COMPUTE_KEYS)}")
         if v.get("aggregate") not in AGGREGATES:
             raise ValueError(f"aggregate must be one of {AGGREGATES}, not {v.get('aggregate')!r}")
         if ("framework" in v) == ("statistic" in v) and "members" not in v:
             raise ValueError("compute needs exactly one of framework or statistic (or members)")
+        for key, value in v.items():
+            _compute_value(str(key), value)
         return v
+
+
+def _compute_value(key: str, value: Any) -> None:
+    """Each key of a statement's computation holds the type it is read as."""
+    def wrong(what: str) -> PydanticCustomError:
+        return PydanticCustomError("KB004", "compute.{key} must be {what}, not {value}",
+                                   {"key": key, "what": what, "value": repr(value)[:60]})
+
+    if key in ("aggregate", "framework", "statistic", "concept", "tier", "method"):
+        if not isinstance(value, str):
+            raise wrong("text")
+    elif key in ("places", "members", "within", "level", "kind"):
+        items = value if isinstance(value, list) else [value]
+        if not items or not all(isinstance(x, str) for x in items):
+            raise wrong("text or a list of texts")
+    elif key in ("top", "n", "nth"):
+        if _integer(value) < 1:
+            raise wrong("a positive whole number")
+    elif key.startswith("value_"):
+        _number(value)
+    elif key == "period":
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise wrong("a year")
+    elif key == "ordered" and not isinstance(value, bool):
+        raise wrong("true or false")
 
 
 class Statistic(IdRow):

@@ -79,8 +79,9 @@ def _paths(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 def mutate(files: dict[str, bytes | None], data: st.DataObject) -> str:
     """Apply one random mutation in place; return what it did."""
     kind = data.draw(st.sampled_from(
-        ["cell", "cell", "cell", "drop-column", "drop-row", "repeat-row", "truncate", "byte",
-         "remove", "directory", "yaml-value", "yaml-value", "yaml-delete"]))
+        ["cell", "cell", "cell", "drop-column", "drop-row", "repeat-row", "header-only",
+         "truncate", "byte", "remove", "directory", "yaml-value", "yaml-value",
+         "yaml-delete"]))
     present = [f for f in sorted(files) if files[f] is not None]
     if kind in ("truncate", "byte", "remove", "directory"):
         name = data.draw(st.sampled_from(present))
@@ -136,6 +137,8 @@ def mutate(files: dict[str, bytes | None], data: st.DataObject) -> str:
         rows = [row[:c] + row[c + 1:] for row in rows]
     elif kind == "drop-row":
         del rows[r]
+    elif kind == "header-only":
+        rows = rows[:1]
     else:
         rows.insert(r, list(rows[r]))
     files[name] = _csv(rows)
