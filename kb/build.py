@@ -29,7 +29,7 @@ import pyoxigraph as ox
 
 from kb import __version__, paths
 from kb import namespaces as ns
-from kb.errors import BuildError, KbError
+from kb.errors import BuildError, KbError, Problem
 from kb.loader import load_catalog
 from kb.models import Catalog
 from kb.nquads import QuadFile
@@ -152,8 +152,9 @@ def build(
     if changes["removed"] and not allow_removal:
         what = "; ".join(f"{kind}: {', '.join(v[:8])}{' ...' if len(v) > 8 else ''}"
                          for kind, v in changes["removed"].items())
-        raise KbError("KB044", f"this build would remove {what}. If that is intended, "
-                      "build again with --allow-removal")
+        raise BuildError([Problem("KB044", f"this build would remove {what}. If that is "
+                                  "intended, build again with --allow-removal",
+                                  str(data_dir))])
     digest = data_digest(data_dir)
     t = lap("compare", t)
 
