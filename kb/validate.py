@@ -1,21 +1,34 @@
-"""Validation of the built graph against the SHACL shapes in ontology/ (pySHACL).
+"""Validation of the built graph against the SHACL shapes in ontology/shapes.ttl.
+
+Two engines evaluate the same shapes and report the same KB030 problems:
+
+- :func:`check_shapes` compiles the shapes to SPARQL and runs them set-wise on the store
+  (:mod:`kb.shacl`); by default it leaves out the observations, whose tables the build checks
+  with the same rules before they become RDF.  This is the build's validator.
+- :func:`check_shapes_full` runs pySHACL, the reference engine, on the union of all named graphs
+  read back into rdflib (``kb check --full``); seconds at seed scale, slow at a million
+  observations.
 
 The shapes see the union of all named graphs (one source's observations refer to another
-source's cities), read back from the new store before it is published.
+source's cities; the ontology graph supplies the rdfs:subClassOf triples that SHACL's class
+checks follow, without any inference).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyoxigraph as ox
-import rdflib
-from pyshacl import validate as shacl_validate
 
 from kb import paths
 from kb.errors import Problem
 from kb.namespaces import SH
+from kb.shacl import VIOLATION, compile_shapes, run
+
+if TYPE_CHECKING:
+    import rdflib
 
 UNION = "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }"
 
@@ -26,8 +39,76 @@ class ShapeResult:
     problems: list[Problem]
 
 
+def shapes_path() -> Path:
+    return paths.ontology_dir() / "shapes.ttl"
+
+
+def ontology_path() -> Path:
+    return paths.ontology_dir() / "citykb.ttl"
+
+
+def check_shapes(store: ox.Store, *, observations: bool = False,
+                 max_problems: int = 50) -> ShapeResult:
+    """Validate the store set-wise with SPARQL; each violation becomes a KB030 problem.
+
+    With ``observations=False`` focus nodes that are qb:Observation instances are not
+    validated, nor the SPARQL constraints that report observations (``kbsh:reportsOn``), so
+    the cost does not follow the number of observations (see :mod:`kb.shacl`)."""
+    violations = run(compile_shapes(shapes_path()), store, observations=observations)
+    violations.sort(key=lambda v: (v.shape, str(v.focus), v.path or "", str(v.value),
+                                   v.component))
+    conforms = not any(v.severity == VIOLATION for v in violations)
+    return ShapeResult(conforms, _problems(
+        [(_term(v.focus), v.message, v.path) for v in violations], max_problems))
+
+
+def check_shapes_full(store: ox.Store, *, max_problems: int = 50) -> ShapeResult:
+    """Validate the store's union graph with pySHACL, the reference engine."""
+    import rdflib
+
+    report = shacl_report(union_graph(store))
+    results = sorted(report.subjects(rdflib.RDF.type, rdflib.URIRef(SH + "ValidationResult")),
+                     key=str)
+    rows: list[tuple[str, str, str | None]] = []
+    conforms = True
+    for res in results:
+        focus = report.value(res, rdflib.URIRef(SH + "focusNode"))
+        path = report.value(res, rdflib.URIRef(SH + "resultPath"))
+        msg = report.value(res, rdflib.URIRef(SH + "resultMessage"))
+        severity = report.value(res, rdflib.URIRef(SH + "resultSeverity"))
+        conforms &= str(severity) != VIOLATION
+        rows.append((str(focus), str(msg), None if path is None else str(path)))
+    rows.sort()
+    return ShapeResult(conforms, _problems(rows, max_problems))
+
+
+def shacl_report(data: rdflib.Graph, shapes: rdflib.Graph | None = None) -> rdflib.Graph:
+    """pySHACL's validation report graph for a data graph that contains the ontology."""
+    from pyshacl import validate as shacl_validate
+
+    shapes = load_turtle(shapes_path()) if shapes is None else shapes
+    # inplace: no copy of the data graph (without inference pySHACL does not change it)
+    _conforms, report, _text = shacl_validate(data, shacl_graph=shapes, inference="none",
+                                              allow_warnings=True, inplace=True)
+    return report  # type: ignore[no-any-return]
+
+
+def _problems(rows: list[tuple[str, str, str | None]], max_problems: int) -> list[Problem]:
+    problems = [Problem("KB030", f"{focus}: {msg}" + (f" (path {path})" if path else ""))
+                for focus, msg, path in rows[:max_problems]]
+    if len(rows) > max_problems:
+        problems.append(Problem("KB030", f"... and {len(rows) - max_problems} more"))
+    return problems
+
+
+def _term(t: object) -> str:
+    return t.value if isinstance(t, ox.NamedNode | ox.BlankNode) else str(t)
+
+
 def union_graph(store: ox.Store) -> rdflib.Graph:
     """All triples of all named graphs as one rdflib graph."""
+    import rdflib
+
     triples = store.query(UNION, use_default_graph_as_union=True)
     assert isinstance(triples, ox.QueryTriples)
     data = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES)
@@ -37,37 +118,8 @@ def union_graph(store: ox.Store) -> rdflib.Graph:
 
 
 def load_turtle(path: Path) -> rdflib.Graph:
+    import rdflib
+
     g = rdflib.Graph()
     g.parse(path, format="turtle")
     return g
-
-
-def shapes_path() -> Path:
-    return paths.ontology_dir() / "shapes.ttl"
-
-
-def ontology_path() -> Path:
-    return paths.ontology_dir() / "citykb.ttl"
-
-
-def check_shapes(store: ox.Store, *, max_problems: int = 50) -> ShapeResult:
-    """Validate the store's union graph; each violation becomes a KB030 problem.
-
-    The union graph holds the ontology, so SHACL's class checks follow its rdfs:subClassOf
-    triples without any inference (which would also make range-typed checks vacuous).
-    """
-    data = union_graph(store)
-    shapes = load_turtle(shapes_path())
-    conforms, report, _text = shacl_validate(data, shacl_graph=shapes, inference="none",
-                                             allow_warnings=True)
-    problems: list[Problem] = []
-    results = list(report.subjects(rdflib.RDF.type, rdflib.URIRef(SH + "ValidationResult")))
-    for res in results[:max_problems]:
-        focus = report.value(res, rdflib.URIRef(SH + "focusNode"))
-        path = report.value(res, rdflib.URIRef(SH + "resultPath"))
-        msg = report.value(res, rdflib.URIRef(SH + "resultMessage"))
-        text = f"{focus}: {msg}" + (f" (path {path})" if path is not None else "")
-        problems.append(Problem("KB030", text))
-    if len(results) > max_problems:
-        problems.append(Problem("KB030", f"... and {len(results) - max_problems} more"))
-    return ShapeResult(bool(conforms), problems)
