@@ -155,6 +155,15 @@ def test_malformed_tree_is_rejected(case: dict[str, Any], tmp_path: Path) -> Non
     assert "Traceback" not in report
 
 
+ACCEPTED: list[dict[str, Any]] = yaml.safe_load(
+    (HERE / "accepted.yaml").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("case", ACCEPTED, ids=[c["id"] for c in ACCEPTED])
+def test_harmless_variation_still_loads(case: dict[str, Any], tmp_path: Path) -> None:
+    load_catalog(make_tree(case, tmp_path))
+
+
 # --- through the command line -----------------------------------------------------------
 
 CLI_CASES = ["empty-data-folder", "missing-cities-csv-reported-once", "cities-csv-in-gbk",
