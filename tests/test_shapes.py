@@ -6,12 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pyoxigraph as ox
 import pytest
 import rdflib
 from pyshacl import validate
 from rdflib import RDF, SKOS, Literal, Namespace, URIRef
 
 from kb import namespaces as ns
+from kb.shacl import compile_shapes
+from kb.shacl import run as run_set_wise
 from kb.store import current_build, open_store
 from kb.validate import load_turtle, ontology_path, shapes_path, union_graph
 
@@ -89,6 +92,21 @@ def test_shape_catches(valid: rdflib.Graph, break_it: Callable[[rdflib.Graph], N
         g.add(t)
     break_it(g)
     assert KBSH[shape] in run(g)
+
+
+@pytest.mark.parametrize(("break_it", "shape"), CASES, ids=[c[0].__name__ for c in CASES])
+def test_set_wise_validator_catches(valid: rdflib.Graph,
+                                    break_it: Callable[[rdflib.Graph], None], shape: str) -> None:
+    g = rdflib.Graph()
+    for t in valid:
+        g.add(t)
+    break_it(g)
+    store = ox.Store()
+    store.load(g.serialize(format="nt").encode("utf-8"), ox.RdfFormat.N_TRIPLES,
+               to_graph=ox.NamedNode("urn:test"))
+    found = {v.shape for v in run_set_wise(compile_shapes(shapes_path()), store,
+                                           observations=True)}
+    assert str(KBSH[shape]) in found
 
 
 def test_every_class_and_property_has_bilingual_labels() -> None:
