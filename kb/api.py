@@ -18,8 +18,8 @@ from kb import graphs, queries
 from kb.explain import Step
 from kb.explain import explain as _explain
 from kb.resolve import resolve
-from kb.sparql import to_frame
-from kb.store import BuildDir, current_build, open_store
+from kb.sparql import limits, run_isolated
+from kb.store import BuildDir, Reader, open_store
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -27,17 +27,48 @@ if TYPE_CHECKING:
 
 @dataclass
 class KnowledgeBase:
-    """An opened knowledge base: the current build's store, read-only."""
+    """An opened knowledge base: the build that was current when it was opened, read-only.
+
+    It keeps answering from that build however often the knowledge base is rebuilt (no
+    writer removes a build while it is open); :meth:`newer` says when a newer one has been
+    published, and ``kb.open()`` again opens it. :meth:`close` (or ``with``) lets it go.
+    """
 
     build: BuildDir
     store: ox.Store
+    reader: Reader | None = None
 
-    def sparql(self, query: str) -> pd.DataFrame:
-        """Any SELECT over the union of all named graphs (``GRAPH ?g`` names them)."""
-        return to_frame(self.store, query)
+    def newer(self) -> str | None:
+        """The id of a build published since this one was opened, or None."""
+        return self.reader.newer() if self.reader is not None else None
 
-    def query(self, name: str, **params: object) -> pd.DataFrame:
-        """A named query from queries/ with its parameters (names are resolved to IRIs)."""
+    def close(self) -> None:
+        """Release the build (a later ``kb build`` may then remove it)."""
+        if self.reader is not None:
+            self.reader.close()
+
+    def __enter__(self) -> KnowledgeBase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def sparql(self, query: str, /, *, timeout: float | None = None,
+               max_rows: int | None = None, memory_mb: int | None = None) -> pd.DataFrame:
+        """Any read-only SELECT over the union of all named graphs (``GRAPH ?g`` names them).
+
+        Refused (KB055): ``SERVICE``, updates, ``LOAD``. The query runs in a separate process
+        that is stopped after ``timeout`` seconds (KB053) or beyond ``memory_mb`` (KB054);
+        at most ``max_rows`` rows are returned — if there were more, ``attrs["truncated"]``
+        is True and a :class:`kb.sparql.TruncatedWarning` is issued. Defaults: the
+        environment variables ``CITYKB_QUERY_TIMEOUT`` (60 s), ``CITYKB_QUERY_MAX_ROWS``
+        (100,000) and ``CITYKB_QUERY_MEMORY`` (2,048 MB).
+        """
+        return run_isolated(self.build.oxigraph, query, limits(timeout, max_rows, memory_mb))
+
+    def query(self, name: str, /, **params: object) -> pd.DataFrame:
+        """A named query from queries/ with its parameters (names are resolved to IRIs); at
+        most ``$CITYKB_QUERY_MAX_ROWS`` rows, a cut reported in ``attrs["truncated"]``."""
         return queries.get(name).run(self.store, {k: str(v) for k, v in params.items()})
 
     def queries(self) -> pd.DataFrame:
@@ -87,8 +118,8 @@ class KnowledgeBase:
 
 def open(home: str | Path | None = None) -> KnowledgeBase:
     """Open the knowledge base at ``home`` (default ``$CITYKB_HOME`` or ``./.citykb``)."""
-    build = current_build(Path(home) if home is not None else None)
-    return KnowledgeBase(build, open_store(build))
+    reader = Reader(Path(home) if home is not None else None)
+    return KnowledgeBase(reader.build, open_store(reader.build), reader)
 
 
 __all__ = ["KnowledgeBase", "open"]

@@ -135,3 +135,16 @@ def test_a_shrinking_build_needs_a_flag(tmp_path: Path) -> None:
     assert out.returncode == 3 and "KB044" in out.stderr and "Traceback" not in out.stderr
     report = build(data, home, allow_removal=True)
     assert report.changes["removed"]["sources"] == ["toy"]
+
+
+def test_the_api_handle_is_told_of_a_newer_build(good_home: Path) -> None:
+    import kb
+
+    with kb.open(good_home) as base:
+        assert base.newer() is None
+        before = base.rank(top=3)
+        build(paths.data_dir(), good_home)
+        build(paths.data_dir(), good_home)
+        assert base.newer() == current_build(good_home).id
+        assert base.rank(top=3).equals(before)
+        assert base.build.path.is_dir()
