@@ -121,9 +121,10 @@ class Problems:
             cause = self.failed_kinds.get(kind)
             because = (f"{cause} failed to load" if cause
                        else f"the {kind} rows they name are invalid (reported above)")
-            what = "framework nodes" if kind == "node" else f"{kind} places"
+            what = {"node": "framework nodes", "statistic": "statistics"}.get(
+                kind, f"{kind} places")
             self.items.append(Problem(
-                "KB021" if kind == "node" else "KB020",
+                "KB021" if kind in ("node", "statistic") else "KB020",
                 f"{n} reference{'s' if n != 1 else ''} to {what} not checked because "
                 f"{because}", cause or ""))
         for (code, file), n in self._counts.items():
@@ -203,6 +204,9 @@ def _read_text(path: Path, problems: Problems, root: Path) -> str | None:
         return None
     if path.is_dir():
         problems.add("KB002", "is a directory; a file is expected here", file)
+        return None
+    if not path.is_file():
+        problems.add("KB002", "is not a regular file (a device, socket or pipe)", file)
         return None
     try:
         data = path.read_bytes()
@@ -744,6 +748,11 @@ def load_source(folder: Path, problems: Problems, root: Path) -> SourcePackage |
             pkg.statistics = _records(df, Statistic, problems, _rel(path, root))
             _duplicates(pkg.statistics, "statistic", problems, _rel(path, root))
             _names(pkg.statistics, langs, "statistic", problems, _rel(path, root))
+            problems.bad_ids.setdefault(f"statistic:{folder.name}", set()).update(
+                set(df["id"]) - {st.id for st in pkg.statistics})
+        else:
+            problems.failed_kinds[f"statistic:{folder.name}"] = _rel(path, root)
+            problems.failed_kinds.setdefault("statistic", _rel(path, root))
         pkg.statistic_values = _read_observations(
             folder / "statistics_values.csv", problems, root, place="place",
             concept="statistic", value="value", rank=None)
@@ -970,7 +979,9 @@ def _check_errata(pkg: SourcePackage, city_ids: set[str], refs: set[str], proble
             problems.ref(place, f"erratum {e.id!r}: unknown place {place!r}", file, e.row)
             continue
         if e.concept is not None and e.concept not in concepts:
-            if not fw_failed:
+            if f"statistic:{pkg.folder}" in problems.failed_kinds:
+                problems.unchecked["statistic"] += 1
+            elif not fw_failed:
                 problems.add("KB021", f"erratum {e.id!r}: unknown concept {e.concept!r}",
                              file, e.row)
             continue
@@ -1022,6 +1033,13 @@ def _check_extras(catalog: Catalog, pkg: SourcePackage, refs: set[str], problems
         for r, p in zip(df.loc[unknown, "row"], df.loc[unknown, "place"], strict=True):
             problems.ref(str(p), f"unknown place {p!r}", file, int(r))
         bad = ~df["concept"].isin(stat_ids) & df["concept"].ne("")
+        key = f"statistic:{pkg.folder}"
+        skip = (df["concept"].isin(problems.bad_ids.get(key, set()))
+                | (key in problems.failed_kinds))
+        if (bad & skip).any():
+            problems.unchecked["statistic"] += int((bad & skip).sum())
+            problems.failed_kinds.setdefault("statistic", problems.failed_kinds.get(key, ""))
+        bad &= ~skip
         for r, c in zip(df.loc[bad, "row"], df.loc[bad, "concept"], strict=True):
             problems.add("KB021", f"unknown statistic {c!r} (declare it in statistics.csv)",
                          file, int(r))
@@ -1032,13 +1050,16 @@ def _check_extras(catalog: Catalog, pkg: SourcePackage, refs: set[str], problems
     all_stats = {s.id for p in catalog.sources for s in p.statistics}
     tiers = {b.id for p in catalog.sources if p.tiers for b in p.tiers.bands}
     some_failed = bool(problems.failed_frameworks)
+    stats_failed = any(k.startswith("statistic:") for k in problems.failed_kinds)
     file = where(pkg.folder, "statements.yaml")
     for st in pkg.statements:
         c = st.compute or {}
         if "framework" in c and c["framework"] not in frameworks and not some_failed:
             problems.add("KB021", f"statement {st.id!r}: unknown framework {c['framework']!r}",
                          file, st.row)
-        if "statistic" in c and c["statistic"] not in all_stats:
+        if "statistic" in c and c["statistic"] not in all_stats and stats_failed:
+            problems.unchecked["statistic"] += 1
+        elif "statistic" in c and c["statistic"] not in all_stats:
             problems.add("KB021", f"statement {st.id!r}: unknown statistic {c['statistic']!r}",
                          file, st.row)
         if "tier" in c and c["tier"] not in tiers:
@@ -1191,7 +1212,7 @@ def load_catalog(data_dir: Path) -> Catalog:
     if not root.is_dir():
         raise BuildError([Problem("KB001", f"data directory {data_dir} not found")])
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not folders:
+    if not any(_present(f / "source.yaml") for f in folders):
         raise BuildError([Problem("KB045", f"{data_dir} holds no source folder (a folder with "
                                   "a source.yaml); nothing to build")])
     packages = []
