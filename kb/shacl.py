@@ -22,8 +22,9 @@ compiled, never silently passes:
 - cardinality: ``sh:minCount``, ``sh:maxCount``, ``sh:uniqueLang``, ``sh:qualifiedValueShape``
   with ``sh:qualifiedMinCount`` / ``sh:qualifiedMaxCount`` (not disjoint).
 - ``sh:sparql`` SELECT constraints: the focus nodes are joined as ``$this`` at the start of the
-  WHERE clause (pre-binding); ``$PATH`` is substituted; ``$currentShape``, ``$shapesGraph``,
-  MINUS, VALUES, SERVICE and sub-SELECTs are rejected, because there pre-binding is not a join.
+  WHERE clause (pre-binding); ``$PATH`` is substituted.  The SELECT must project ``$this`` and
+  group by it if it aggregates; ``$currentShape``, ``$shapesGraph``, MINUS, VALUES, SERVICE and
+  sub-SELECTs are rejected, because there pre-binding is not a join.
 - ``sh:message`` (``{$this}``, ``{?var}`` are filled in), ``sh:severity``, ``sh:deactivated``.
 
 Rejected: ``sh:closed``, ``sh:equals``, ``sh:disjoint``, ``sh:lessThan``,
@@ -134,6 +135,7 @@ _RANGES = {"minInclusive": ">=", "maxInclusive": "<=", "minExclusive": ">", "max
 _FORBIDDEN_SPARQL = re.compile(r"\$(currentShape|shapesGraph)\b|\b(MINUS|VALUES|SERVICE)\b",
                                re.IGNORECASE)
 _SELECT = re.compile(r"\bSELECT\b", re.IGNORECASE)
+_AGGREGATE = re.compile(r"\b(COUNT|SUM|MIN|MAX|AVG|SAMPLE|GROUP_CONCAT)\s*\(", re.IGNORECASE)
 
 Term = ox.NamedNode | ox.BlankNode | ox.Literal
 
@@ -615,6 +617,17 @@ class _Compiler:
         brace = text.find("{")
         if brace < 0 or "{FOCUS}" in text:
             raise ShapesError(f"{_show(s)}: cannot place the focus nodes in its SPARQL")
+        # $this is one node under pre-binding; joined with all focus nodes it must stay apart:
+        # in every group, and in the projection (each result's focus node; SHACL requires it)
+        group = re.search(r"\bGROUP\s+BY\b(.*?)(\bHAVING\b|\bORDER\b|\bLIMIT\b|$)", text,
+                          re.IGNORECASE | re.DOTALL)
+        if (group and "?this" not in group.group(1)) or (not group and _AGGREGATE.search(text)):
+            raise ShapesError(f"{_show(s)}: its SPARQL aggregates without GROUP BY $this")
+        head = _SELECT.search(text)
+        assert head is not None
+        projection = text[head.end():text.index("{")]
+        if "?this" not in projection and "*" not in projection:
+            raise ShapesError(f"{_show(s)}: its SPARQL SELECT does not project $this")
         reports_on = {o.value for o in g.objects(s, REPORTS_ON) if isinstance(o, ox.NamedNode)}
         add("SPARQL", text[:brace + 1] + " {FOCUS} " + text[brace + 1:], msg=_message(g, c),
             prefixes="".join(self.prefixes(c)), observation_only=QB_OBSERVATION in reports_on)
@@ -714,7 +727,7 @@ def run(compiled: Compiled, store: ox.Store, *, observations: bool) -> list[Viol
             bound = {n: row[n] for n in names if row[n] is not None}
             focus_node = bound.get("this")
             if not isinstance(focus_node, ox.NamedNode | ox.BlankNode | ox.Literal):
-                continue
+                raise ShapesError(f"{check.shape}: a result without its focus node")
             value = bound.get("value")
             path = bound.get("path")
             components = [c for f, c in check.flags

@@ -101,8 +101,8 @@ def _problems(rows: list[tuple[str, str, str | None]], max_problems: int) -> lis
     return problems
 
 
-def _term(t: object) -> str:
-    return t.value if isinstance(t, ox.NamedNode | ox.BlankNode) else str(t)
+def _term(t: ox.NamedNode | ox.BlankNode | ox.Literal) -> str:
+    return t.value
 
 
 def union_graph(store: ox.Store) -> rdflib.Graph:

@@ -407,6 +407,10 @@ UNSUPPORTED = [
     '"SELECT $this WHERE { $this ex:p ?x MINUS { ?x ex:q ?y } }" ] .',
     "ex:S a sh:NodeShape ; sh:targetClass ex:C ; sh:sparql [ sh:select "
     '"SELECT $this WHERE { $this ex:p $currentShape }" ] .',
+    "ex:S a sh:NodeShape ; sh:targetClass ex:C ; sh:sparql [ sh:select "
+    '"SELECT ?x WHERE { $this ex:p ?x }" ] .',
+    "ex:S a sh:NodeShape ; sh:targetClass ex:C ; sh:sparql [ sh:select "
+    '"SELECT $this (COUNT(?x) AS ?n) WHERE { $this ex:p ?x }" ] .',
     "ex:S a sh:NodeShape ; sh:targetClass ex:C ; sh:or ( [ sh:sparql [ sh:select "
     '"SELECT $this WHERE { }" ] ] ) .',
     "ex:S a sh:PropertyShape ; sh:targetClass ex:C ; sh:path [ sh:unknownPath ex:p ] .",
