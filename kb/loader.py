@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import pandas as pd
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -309,23 +310,84 @@ def read_csv(
     text = _read_text(path, problems, root)
     if text is None:
         return None
+    table = _fast_csv(text, problems, file)
+    if table is None:
+        table = _exact_csv(text, problems, file)
+    if table is None or isinstance(table, bool):
+        return None
+    header = [str(c) for c in table.columns if c != "row"]
+    missing = [c for c in required if c not in header]
+    if missing:
+        problems.add("KB003", f"missing column(s): {', '.join(missing)}", file, 1)
+        return None
+    return table
+
+
+def _header(fields: list[str], problems: Problems, file: str) -> list[str] | None:
+    header = [h.strip() for h in fields]
+    dup = sorted(h for h, n in Counter(header).items() if n > 1)
+    if dup:
+        problems.add("KB002", f"column(s) {', '.join(map(repr, dup))} appear more than once "
+                     "in the header", file, 1)
+        return None
+    if "" in header or "row" in header:
+        problems.add("KB002", "a header column is empty or named 'row'", file, 1)
+        return None
+    return header
+
+
+def _fast_csv(text: str, problems: Problems, file: str) -> pd.DataFrame | bool | None:
+    """A CSV without quotes, lone carriage returns or NUL characters, read by pandas' C parser
+    after checking, line by line, that each row has as many fields as the header. None when
+    the text needs the exact reader; False when it failed (problems reported)."""
+    if '"' in text or "\x00" in text:
+        return None
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+        if "\r" in text:
+            return None
+    lines = pd.Series(text.split("\n"), dtype="str")
+    if lines.empty or lines.iloc[0] == "":
+        problems.add("KB002", "the file is empty: a header row is expected", file)
+        return False
+    header = _header(str(lines.iloc[0]).split(","), problems, file)
+    if header is None:
+        return False
+    body = lines.iloc[1:]
+    filled = body.ne("")
+    counts = body.str.count(",") + 1
+    bad = filled & counts.ne(len(header))
+    for i, n in zip(body.index[bad], counts[bad], strict=True):
+        problems.add("KB002", f"{n} fields, but the header has {len(header)}", file, int(i) + 1)
+    if bad.any():
+        return False
+    try:
+        df = pd.read_csv(io.StringIO(text), dtype="str", header=0, names=header,
+                         keep_default_na=False, na_filter=False, skip_blank_lines=True,
+                         engine="c", quoting=csv.QUOTE_NONE)
+    except (pd.errors.ParserError, ValueError):
+        return None
+    if len(df) != int(filled.sum()):
+        return None
+    for col in header:
+        df[col] = df[col].str.strip()
+    df["row"] = (body.index[filled] + 1).to_numpy()
+    return df
+
+
+def _exact_csv(text: str, problems: Problems, file: str) -> pd.DataFrame | None:
+    """Any CSV, quoted fields included, read record by record (slower)."""
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     rows: list[list[str]] = []
     lines: list[int] = []
     broken = False
     try:
-        header = next(reader, None)
-        if header is None:
+        first = next(reader, None)
+        if first is None:
             problems.add("KB002", "the file is empty: a header row is expected", file)
             return None
-        header = [h.strip() for h in header]
-        dup = sorted(h for h, n in Counter(header).items() if n > 1)
-        if dup:
-            problems.add("KB002", f"column(s) {', '.join(map(repr, dup))} appear more than once "
-                         "in the header", file, 1)
-            return None
-        if "" in header or "row" in header:
-            problems.add("KB002", "a header column is empty or named 'row'", file, 1)
+        header = _header(first, problems, file)
+        if header is None:
             return None
         for fields in reader:
             if not fields:
@@ -342,11 +404,7 @@ def read_csv(
         return None
     if broken:
         return None
-    missing = [c for c in required if c not in header]
-    if missing:
-        problems.add("KB003", f"missing column(s): {', '.join(missing)}", file, 1)
-        return None
-    df = pd.DataFrame(rows, columns=header, dtype=object)
+    df = pd.DataFrame(rows, columns=header, dtype="str")
     df["row"] = lines
     return df
 
@@ -432,12 +490,18 @@ def _names(items: Iterable[Any], langs: tuple[str, ...], what: str, problems: Pr
 
 # --- numbers in observation tables -------------------------------------------------------
 
+def _text(values: pd.Series) -> pd.Series:
+    """A column as strings, missing cells as empty strings."""
+    return values.fillna("").astype("str").fillna("")
+
+
 def _strict_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Text → float64 (correctly rounded, as Python's float), and a mask of cells that are
     not empty but not an acceptable number (see :func:`kb.models.number_problem`)."""
-    text = values.where(values.map(lambda v: isinstance(v, str)), "")
-    ok = text.str.fullmatch(NUMBER.pattern)
-    floats = text.where(ok, "nan").map(float).astype("float64")
+    text = _text(values)
+    ok = text.str.fullmatch(NUMBER.pattern).fillna(False).astype(bool)
+    floats = pd.Series(np.asarray(text.where(ok, "nan"), dtype=object).astype(np.float64),
+                       index=values.index)
     too_big = ok & ~(floats.abs() < 1e15)
     floats = floats.where(~too_big, float("nan"))
     bad = (~ok & text.ne("")) | too_big
@@ -452,9 +516,13 @@ def parse_float(values: pd.Series) -> pd.Series:
 
 def _strict_integers(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Text → Int64 and a mask of non-empty cells that are not whole numbers."""
-    ok = values.str.fullmatch(INTEGER.pattern) & values.str.len().le(15)
-    ints = pd.to_numeric(values.where(ok, None)).astype("Int64")
-    return ints, ~ok & values.ne("")
+    text = _text(values)
+    ok = (text.str.fullmatch(INTEGER.pattern) & text.str.len().le(15)).fillna(False)
+    ok = ok.astype(bool)
+    ints = pd.Series(np.asarray(text.where(ok, "0"), dtype=object).astype(np.int64),
+                     index=values.index).astype("Int64")
+    ints[~ok] = None
+    return ints, ~ok & text.ne("")
 
 
 def _read_observations(
@@ -944,13 +1012,17 @@ def _missing_place_tables(catalog: Catalog, problems: Problems, root: Path) -> N
 
 
 def _cells(pkg: SourcePackage) -> tuple[set[tuple[str, str]], set[tuple[str, str, str]]]:
-    """The (place, concept) and (place, concept, period) cells the folder holds values for."""
+    """The (place, concept) and (place, concept, period) cells the folder holds values for,
+    among the places its errata name."""
+    places = {f"city:{e.city}" if e.city is not None else e.place for e in pkg.errata}
     cells: set[tuple[str, str, str]] = set()
     frames = [df for fw in pkg.frameworks for df in (fw.inputs, fw.published) if df is not None]
     if pkg.statistic_values is not None:
         frames.append(pkg.statistic_values)
     for df in frames:
-        cells |= set(zip(df["place"], df["concept"], df["period"].astype(str), strict=True))
+        mine = df[df["place"].isin(places)]
+        cells |= {(str(p), str(c), "" if pd.isna(t) else str(t)) for p, c, t in
+                  zip(mine["place"], mine["concept"], mine["period"], strict=True)}
     return {(p, c) for p, c, _ in cells}, cells
 
 
@@ -964,7 +1036,7 @@ def _check_errata(pkg: SourcePackage, city_ids: set[str], refs: set[str], proble
                 | {s.id for s in pkg.statistics})
     statements = {s.id: s for s in pkg.statements}
     fw_failed = pkg.folder in problems.failed_frameworks
-    pairs, cells = _cells(pkg)
+    pairs, cells = _cells(pkg) if pkg.errata else (set(), set())
     for e in pkg.errata:
         if e.city is not None and e.place is not None and e.place != f"city:{e.city}":
             problems.add("KB013", f"erratum {e.id!r} names city {e.city!r} and place "
