@@ -771,6 +771,8 @@ def load_source(folder: Path, problems: Problems, root: Path) -> SourcePackage |
             problems.failed_frameworks.add(folder.name)
         return None
     langs = languages(meta)
+    if _present(folder / "framework.yaml") or _present(folder / "statements.yaml"):
+        _names([meta], langs, "report", problems, file, prefix="title", rows=False)
     _names(meta.data_sources, langs, "data source", problems, file)
     _names(meta.publishers, langs, "publisher", problems, file)
     pkg = SourcePackage(folder=folder.name, meta=meta)
