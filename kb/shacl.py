@@ -34,14 +34,19 @@ implicit class targets (a shape that is also a class), blank nodes as constants 
 qualified shapes inside ``sh:node`` / ``sh:or`` / ``sh:and`` / ``sh:xone`` / ``sh:not``.
 
 Observations.  With ``observations=False`` no focus node that is a SHACL instance of
-``qb:Observation`` is validated: the focus nodes of each shape are computed once, without them
-(set-wise: ``FILTER NOT EXISTS`` on a class's instances, ``MINUS`` on the subjects of a
-property), and passed to its constraints as ``VALUES``.  Shapes whose only target is
-``qb:Observation`` are not run, nor are the SPARQL constraints of a shape annotated
-``kbsh:reportsOn qb:Observation`` (each of their results is an observation, reported through
-the dataset it belongs to).  The cost then depends on the size of the framework, places,
-sources, errata and runs; what grows with the observations is one index scan per
-``sh:targetSubjectsOf`` / ``sh:targetObjectsOf`` property that observations also carry.
+``qb:Observation`` is reported: shapes whose only target is ``qb:Observation`` are not run, nor
+the SPARQL constraints of a shape annotated ``kbsh:reportsOn qb:Observation`` (each of their
+results is an observation, reported through the dataset it belongs to); the observations among
+the other shapes' violating focus nodes are dropped, one look-up per violation.  What still
+grows with the observations is the scan of each ``sh:targetSubjectsOf`` /
+``sh:targetObjectsOf`` property that observations also carry (kb:sourceLine,
+sdmx-dimension:refArea, ...): a few microseconds per observation, in the store.
+
+Cost.  Oxigraph evaluates FILTER (NOT) EXISTS and property paths once per row, ~10 µs each;
+the queries therefore test class membership through an OPTIONAL sub-SELECT of the class's
+instances (evaluated once, then joined), datatypes with ``sameTerm(v, STRDT(STR(v), dt))``
+rather than DATATYPE() (~10x faster), and a property shape targeting the subjects of its own
+path reads its values without joining with the focus nodes.
 """
 
 from __future__ import annotations
@@ -69,8 +74,6 @@ REPORTS_ON = ns.SHAPES + "reportsOn"
 
 VIOLATION = SH + "Violation"
 INSTANCE = f"<{RDF_TYPE}>/<{ns.RDFS}subClassOf>*"
-VALUES_LIMIT = 20_000
-"""Focus sets up to this size are computed first and passed to the constraints as VALUES."""
 
 
 class ShapesError(ValueError):
@@ -246,8 +249,6 @@ class Check:
 class Target:
     pattern: str
     """Graph pattern binding ?this to every focus node (observations included)."""
-    by_property: bool
-    """Some focus nodes come from sh:targetSubjectsOf (many candidates: exclude set-wise)."""
     only_observations: bool
 
 
@@ -333,7 +334,6 @@ class _Compiler:
             }[kind] for kind, t in targets]
             self.out.targets[str(s)] = Target(
                 " UNION ".join(f"{{ {p} }}" for p in patterns),
-                any(k == "targetSubjectsOf" for k, _ in targets),
                 all(k == "targetClass" and t == f"<{QB_OBSERVATION}>" for k, t in targets))
             self.shape(s, name, targets)
         return self.out
