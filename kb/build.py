@@ -6,9 +6,11 @@
     ─▶ RDF: small statements kept as text, observations streamed to one N-Quads file in
        bounded chunks; the columnar copy written straight from the loaded tables
     ─▶ scoring runs computed before anything is loaded (the plan from an in-memory graph of
-       the small statements, the numbers from the tables) and appended to the same file
-    ─▶ one Oxigraph bulk load ─▶ SHACL on everything but bulk observations (those were
-       checked set-wise when loaded) ─▶ manifest ─▶ publish (rename, swap ``current``).
+       the small statements, the numbers from the tables, the results checked set-wise) and
+       appended to the same file
+    ─▶ SHACL on that in-memory graph: everything but bulk observations, which were checked
+       set-wise as tables (``kb check --full`` runs SHACL on the whole graph)
+    ─▶ one Oxigraph bulk load ─▶ manifest ─▶ publish (rename, swap ``current``).
 
 Any failure, a kill at any moment, or a second concurrent writer leaves the published build
 as it was (see :mod:`kb.store`).
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyoxigraph as ox
 
 from kb import __version__, paths
@@ -115,6 +118,18 @@ def compare(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
             "observations": [old["observations"], new["observations"]]}
 
 
+def check_scores(run: RunResult) -> None:
+    """A run's computed observations, checked set-wise as the loader checks the inputs:
+    finite values, ranks that are positive integers."""
+    scores = run.scores
+    bad = scores[~np.isfinite(scores["value"].to_numpy(dtype="float64"))
+                 | (scores["rank"].notna() & (scores["rank"] < 1)).to_numpy(dtype=bool)]
+    if len(bad):
+        raise BuildError([Problem("KB030", f"scoring run {run.run} computed "
+                                  f"{len(bad)} invalid value(s) or rank(s), e.g. {o} = {v!r}")
+                          for o, v in zip(bad["obs"][:5], bad["value"][:5], strict=True)])
+
+
 def _current_summary(home: Path) -> dict[str, Any] | None:
     try:
         summary = current_build(home).read_manifest().get("summary")
@@ -159,18 +174,23 @@ def build(
     t = lap("compare", t)
 
     with staging(home, new_build_id()) as target:
+        # The small statements (everything but bulk observations) also go to an in-memory
+        # graph: scoring reads its plan there, and the shapes are checked there.
+        small = ox.Store()
+        small.bulk_load(path=str(ontology_path()), format=ox.RdfFormat.TURTLE,
+                        to_graph=ox.NamedNode(ns.graph_ontology()))
+
+        def keep_small(text: str) -> None:
+            small.bulk_load(text.encode("utf-8"), ox.RdfFormat.N_QUADS)
+
         bulk_path = target.path / "load.nq"
-        with QuadFile(bulk_path) as bulk:
+        with QuadFile(bulk_path, echo=keep_small) as bulk:
             say("rdf")
             built = build_rdf(catalog, bulk)
             observations = len(built.observations)
             for graph, frame in built.observations.groupby("graph", sort=True):
                 write_columnar(target, str(graph), frame.reset_index(drop=True))
-            plan_store = ox.Store()
-            plan_store.bulk_load(path=str(ontology_path()), format=ox.RdfFormat.TURTLE,
-                                 to_graph=ox.NamedNode(ns.graph_ontology()))
             for text in built.structure.values():
-                plan_store.bulk_load(text.encode("utf-8"), ox.RdfFormat.N_QUADS)
                 bulk.write_text(text, text.count(" .\n"))
             t = lap("rdf", t)
 
@@ -181,16 +201,24 @@ def build(
                 for fw in catalog.frameworks:
                     if fw.inputs is None:
                         continue
-                    plan = load_plan(plan_store, ns.framework(fw.meta.id))
+                    plan = load_plan(small, ns.framework(fw.meta.id))
                     raw = inputs.get_group(plan.inputs).reset_index(drop=True)
                     plan = replace(plan, period=str(raw["period"].iloc[0]))
-                    run = compute(plan_store, plan, raw, bulk)
+                    run = compute(small, plan, raw, bulk)
+                    check_scores(run)
                     write_columnar(target, run.graph, run.scores)
                     runs.append(run)
                 t = lap("score", t)
             quads = bulk.count
-        del built, catalog, plan_store
+        del built, catalog
         gc.collect()
+
+        if validate:
+            say("validate")
+            result = check_shapes(small)
+            t = lap("validate", t)
+            if not result.conforms:
+                raise BuildError(result.problems)
 
         say("store")
         store = open_store(target, write=True)
@@ -199,13 +227,6 @@ def build(
         store.bulk_load(path=str(bulk_path), format=ox.RdfFormat.N_QUADS)
         bulk_path.unlink()
         t = lap("store", t)
-
-        if validate:
-            say("validate")
-            result = check_shapes(store)
-            t = lap("validate", t)
-            if not result.conforms:
-                raise BuildError(result.problems)
 
         say("publish")
         target.write_manifest({

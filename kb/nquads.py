@@ -1,12 +1,15 @@
-"""Writing N-Quads text: terms, and whole observation tables set-wise with pandas."""
+"""Writing N-Quads text: terms, and whole observation tables set-wise (pandas and Arrow)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from kb.namespaces import RDF, XSD
 
@@ -60,8 +63,10 @@ class QuadSink:
     def typed(self, s: str, cls: str, g: str) -> None:
         self.add(s, iri(RDF + "type"), cls, g)
 
-    def extend_lines(self, lines: Iterator[str] | pd.Series) -> None:
+    def extend_lines(self, lines: Iterator[str] | Lines) -> None:
         """Add pre-formatted lines (each ending in ``.\\n``)."""
+        if isinstance(lines, pa.Array | pa.ChunkedArray | pd.Series):
+            lines = [x for x in as_arrow(lines).to_pylist() if x is not None]
         before = len(self._parts)
         self._parts.extend(lines)
         self._count += len(self._parts) - before
@@ -79,27 +84,36 @@ class QuadSink:
 
 
 class QuadFile:
-    """Writes N-Quads lines straight to a file, so that bulk tables are never held whole."""
+    """Writes N-Quads straight to a file, so that bulk tables are never held whole.
 
-    def __init__(self, path: Path) -> None:
+    Column-wise lines arrive as Arrow string arrays, whose data buffer already is the text of
+    all the lines one after another: it is written as it is, without a Python string per line.
+    """
+
+    def __init__(self, path: Path, *, echo: Callable[[str], None] | None = None) -> None:
         self.path = path
-        self._fh = path.open("w", encoding="utf-8", newline="\n")
+        self._fh = path.open("wb")
         self.count = 0
+        self._echo = echo
 
-    def extend_lines(self, lines: Iterator[str] | pd.Series) -> None:
+    def extend_lines(self, lines: Lines) -> None:
         """Write pre-formatted lines (each ending in ``.\\n``)."""
-        if isinstance(lines, pd.Series):
-            self.count += len(lines)
-            if len(lines):
-                self._fh.write(lines.str.cat())
-        else:
-            for line in lines:
-                self._fh.write(line)
-                self.count += 1
+        arr = as_arrow(lines).drop_null()
+        if not len(arr):
+            return
+        width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+        offsets = np.frombuffer(arr.buffers()[1], dtype=width)[arr.offset:arr.offset + len(arr) + 1]
+        data = arr.buffers()[2]
+        assert data is not None
+        self._fh.write(memoryview(data)[int(offsets[0]):int(offsets[-1])])
+        self.count += len(arr)
 
     def write_text(self, text: str, quads: int) -> None:
-        self._fh.write(text)
+        """Write the small statements of a graph as text (also given to ``echo``)."""
+        self._fh.write(text.encode("utf-8"))
         self.count += quads
+        if self._echo is not None:
+            self._echo(text)
 
     def close(self) -> None:
         self._fh.close()
@@ -111,37 +125,68 @@ class QuadFile:
         self.close()
 
 
-def column_quads(
-    subjects: pd.Series, predicate: str, objects: pd.Series, graph: str
-) -> pd.Series:
+Lines: TypeAlias = "pa.Array | pa.ChunkedArray | pd.Series | list[str]"
+"""A column of N-Quads lines or terms: Arrow strings, a pandas Series, or a list."""
+
+
+def as_arrow(values: Lines | str) -> pa.Array:
+    """A column as one Arrow string array (nulls kept)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if isinstance(values, pa.Array):
+        return values if pa.types.is_string(values.type) or pa.types.is_large_string(
+            values.type) else values.cast(pa.string())
+    if isinstance(values, pd.Series):
+        return pa.array(values.astype("object").where(values.notna(), None), type=pa.string())
+    return pa.array(values, type=pa.string())
+
+
+def join(*parts: Lines | str) -> pa.Array:
+    """Concatenate columns and constant strings row by row; a null part makes the row null."""
+    return pc.binary_join_element_wise(
+        *[p if isinstance(p, str) else as_arrow(p) for p in parts], "")
+
+
+def column_quads(subjects: Lines, predicate: str, objects: Lines, graph: str) -> pa.Array:
     """One quad per row: ``subjects[i] predicate objects[i] graph`` as N-Quads lines.
 
     ``subjects`` and ``objects`` are already-formatted terms; rows where the object is
-    missing (NA) are dropped.
+    missing (null) give no line.
     """
-    keep = objects.notna()
-    return subjects[keep] + f" {predicate} " + objects[keep] + f" {graph} .\n"
+    return join(subjects, f" {predicate} ", objects, f" {graph} .\n").drop_null()
 
 
-def decimal_column(values: pd.Series) -> pd.Series:
+def per_unique(values: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pa.Array:
+    """``fn`` applied once per distinct value and spread back (nulls stay null): for columns
+    that repeat a few values many times (places, tables, rank points)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    done = as_arrow(fn(pd.Series(uniques)))
+    out = done.take(pa.array(codes, mask=codes < 0))
+    return out
+
+
+def iri_column(values: Lines) -> pa.Array:
+    return join("<", values, ">")
+
+
+def decimal_column(values: pd.Series) -> pa.Array:
     """Format a float column as xsd:decimal terms, set-wise."""
-    return '"' + values.map(_decimal_text) + f'"^^<{XSD}decimal>'
+    return per_unique(values, lambda u: '"' + u.map(_decimal_text) + f'"^^<{XSD}decimal>')
 
 
-def double_column(values: pd.Series) -> pd.Series:
+def double_column(values: pd.Series) -> pa.Array:
     """Format a float column as xsd:double terms that read back as exactly the same doubles."""
-    return '"' + values.map(repr) + f'"^^<{XSD}double>'
+    return per_unique(values, lambda u: '"' + u.map(repr) + f'"^^<{XSD}double>')
 
 
-def integer_column(values: pd.Series) -> pd.Series:
-    out = pd.Series(pd.NA, index=values.index, dtype="object")
-    ok = values.notna()
-    out[ok] = '"' + values[ok].astype("int64").astype(str) + f'"^^<{XSD}integer>'
-    return out
+def integer_column(values: pd.Series) -> pa.Array:
+    """Format an integer column (nullable) as xsd:integer terms; missing values give null."""
+    ints = pa.array(values.astype("Int64"), type=pa.int64())
+    return join('"', ints.cast(pa.string()), f'"^^<{XSD}integer>')
 
 
-def string_column(values: pd.Series) -> pd.Series:
-    out = values.astype("object").where(values.notna() & values.ne(""), None)
-    ok = out.notna()
-    out[ok] = '"' + out[ok].astype(str).str.translate(_ESCAPES) + '"'
-    return out
+def string_column(values: pd.Series) -> pa.Array:
+    """Format a text column as plain literals; empty and missing values give null."""
+    clean = values.astype("object").where(values.notna() & values.ne(""), None)
+    return join('"', pa.array(clean.map(lambda v: v.translate(_ESCAPES), na_action="ignore"),
+                              type=pa.string()), '"')

@@ -25,7 +25,18 @@ from kb import __version__, engine
 from kb import namespaces as ns
 from kb.engine import Call, Config, NodeConfig
 from kb.errors import KbError
-from kb.nquads import P, QuadFile, QuadSink, column_quads, double_column, integer_column, iri, lit
+from kb.nquads import (
+    P,
+    QuadFile,
+    QuadSink,
+    column_quads,
+    double_column,
+    integer_column,
+    iri,
+    iri_column,
+    join,
+    lit,
+)
 from kb.sparql import python_value, select
 from kb.store import BuildDir, read_observations, remove_columnar, write_columnar
 
@@ -314,23 +325,24 @@ def _run_nquads(plan: Plan, rid: str, graph: str, out: _Out, started: dt.datetim
 
     bulk.write_text(sink.text(), len(sink))
     f = out.frame
-    s = "<" + f["obs"] + ">"
-    bulk.extend_lines(s + f" {P(ns.RDF, 'type')} {P(ns.QB, 'Observation')} {g} .\n")
-    bulk.extend_lines(s + f" {P(ns.PROV, 'wasGeneratedBy')} {run} {g} .\n")
+    s = iri_column(f["obs"])
+    bulk.extend_lines(join(s, f" {P(ns.RDF, 'type')} {P(ns.QB, 'Observation')} {g} .\n"))
+    bulk.extend_lines(join(s, f" {P(ns.PROV, 'wasGeneratedBy')} {run} {g} .\n"))
     if plan.period:
         period = lit(plan.period, datatype=ns.XSD + "gYear")
-        bulk.extend_lines(s + f" {P(ns.SDMX_DIM, 'refPeriod')} {period} {g} .\n")
-    bulk.extend_lines(column_quads(s, P(ns.QB, "dataSet"), "<" + f["dataset"] + ">", g))
-    bulk.extend_lines(column_quads(s, P(ns.SDMX_DIM, "refArea"), "<" + f["place"] + ">", g))
-    bulk.extend_lines(column_quads(s, P(ns.KB, "concept"), "<" + f["concept"] + ">", g))
+        bulk.extend_lines(join(s, f" {P(ns.SDMX_DIM, 'refPeriod')} {period} {g} .\n"))
+    bulk.extend_lines(column_quads(s, P(ns.QB, "dataSet"), iri_column(f["dataset"]), g))
+    bulk.extend_lines(column_quads(s, P(ns.SDMX_DIM, "refArea"), iri_column(f["place"]), g))
+    bulk.extend_lines(column_quads(s, P(ns.KB, "concept"), iri_column(f["concept"]), g))
     bulk.extend_lines(column_quads(s, P(ns.SDMX_MEASURE, "obsValue"),
                                    double_column(f["value"]), g))
     bulk.extend_lines(column_quads(s, P(ns.KB, "rank"), integer_column(f["rank"]), g))
     true = lit("true", datatype=ns.XSD + "boolean")
-    bulk.extend_lines("<" + out.imputed["obs"] + f"> {P(ns.KB, 'imputed')} {true} {g} .\n")
+    imputed = f" {P(ns.KB, 'imputed')} {true} {g} .\n"
+    bulk.extend_lines(join(iri_column(out.imputed["obs"]), imputed))
     links = out.derivations
-    bulk.extend_lines(column_quads("<" + links["obs"] + ">", P(ns.PROV, "wasDerivedFrom"),
-                                   "<" + links["derived_from"] + ">", g))
+    bulk.extend_lines(column_quads(iri_column(links["obs"]), P(ns.PROV, "wasDerivedFrom"),
+                                   iri_column(links["derived_from"]), g))
 
 
 RUN_QUERY = """

@@ -25,7 +25,10 @@ from kb.nquads import (
     integer,
     integer_column,
     iri,
+    iri_column,
+    join,
     lit,
+    per_unique,
 )
 
 T = iri(ns.RDF + "type")
@@ -340,6 +343,13 @@ def _dataset(
         lambda t: f"{nodes[t].name_zh} / {nodes[t].name_en}" if t in nodes else t)
 
 
+def _place_slug(refs: pd.Series) -> pd.Series:
+    """``city:shenzhen`` → ``shenzhen``, ``province:guangdong`` → ``province-guangdong``."""
+    kind = refs.str.split(":", n=1).str[0]
+    pid = refs.str.split(":", n=1).str[1]
+    return pid.where(kind == "city", kind + "-" + pid)
+
+
 def table_iri(source: str, table: str) -> str:
     """The IRI of a report's table or section, from the id the data files give it."""
     return f"{ns.ID}table/{source}/{quote(table, safe='-._~')}"
@@ -367,47 +377,42 @@ def _observation_table(
     sink.add(iri(d), P(ns.DCTERMS, "title"), lit(title, lang="en"), g)
     _tables(out, pkg, df["table"], table_label)
 
-    kind = df["place"].str.split(":", n=1).str[0]
-    pid = df["place"].str.split(":", n=1).str[1]
-    place_iri = ns.ID + kind + "/" + pid
-    slug = pid.where(kind == "city", kind + "-" + pid)
+    place_iri = per_unique(df["place"], lambda u: ns.ID + u.str.replace(":", "/", n=1))
+    slug = per_unique(df["place"], _place_slug)
     periods = df["period"].where(df["period"] != "", period)
-    suffix = ("/" + periods).where(df["period"] != "", "")
-    obs_iri = obs_prefix + slug + "/" + df["concept"] + suffix
-    concept_iri = df["concept"].map(concepts)
-    table = df["table"].where(df["table"] == "", ns.ID + "table/" + pkg.meta.id + "/"
-                              + df["table"].map(lambda v: quote(v, safe="-._~")))
+    suffix = per_unique(df["period"], lambda u: ("/" + u).where(u != "", ""))
+    obs_iri = join(obs_prefix, slug, "/", df["concept"], suffix)
+    concept_iri = per_unique(df["concept"], lambda u: u.map(concepts))
+    source = pkg.meta.id
+    table = per_unique(df["table"], lambda u: u.map(
+        lambda v: f"<{table_iri(source, v)}>" if v else None))
+    year = per_unique(periods, lambda u: '"' + u + f'"^^<{XSD}gYear>')
     const = (f" {T} {iri(ns.QB + 'Observation')} {g} .\n",
              f" {P(ns.QB, 'dataSet')} {iri(d)} {g} .\n")
     for start in range(0, len(df), CHUNK_ROWS):
         part = slice(start, start + CHUNK_ROWS)
-        s = "<" + obs_iri.iloc[part] + ">"
+        rows = df.iloc[part]
+        s = iri_column(obs_iri[part])
         for tail in const:
-            out.bulk.extend_lines(s + tail)
-        out.bulk.extend_lines(column_quads(s, P(ns.SDMX_DIM, "refPeriod"),
-                                           '"' + periods.iloc[part] + f'"^^<{XSD}gYear>', g))
-        out.bulk.extend_lines(column_quads(s, P(ns.SDMX_DIM, "refArea"),
-                                           "<" + place_iri.iloc[part] + ">", g))
-        out.bulk.extend_lines(column_quads(s, P(ns.KB, "concept"),
-                                           "<" + concept_iri.iloc[part] + ">", g))
-        out.bulk.extend_lines(column_quads(s, P(ns.SDMX_MEASURE, "obsValue"),
-                                           decimal_column(df["value"].iloc[part]), g))
-        out.bulk.extend_lines(column_quads(s, P(ns.KB, "rank"),
-                                           integer_column(df["rank"].iloc[part]), g))
-        tab = table.iloc[part]
-        out.bulk.extend_lines(column_quads(s, P(ns.KB, "table"),
-                                           ("<" + tab + ">").where(tab != "", None), g))
-        out.bulk.extend_lines(column_quads(s, P(ns.KB, "sourceLine"),
-                                           integer_column(df["line"].iloc[part]), g))
-        out.bulk.extend_lines(column_quads(s, P(ns.KB, "sourceLineEn"),
-                                           integer_column(df["line_en"].iloc[part]), g))
+            out.bulk.extend_lines(join(s, tail))
+        for prop, terms in (
+            (P(ns.SDMX_DIM, "refPeriod"), year[part]),
+            (P(ns.SDMX_DIM, "refArea"), iri_column(place_iri[part])),
+            (P(ns.KB, "concept"), iri_column(concept_iri[part])),
+            (P(ns.SDMX_MEASURE, "obsValue"), decimal_column(rows["value"])),
+            (P(ns.KB, "rank"), integer_column(rows["rank"])),
+            (P(ns.KB, "table"), table[part]),
+            (P(ns.KB, "sourceLine"), integer_column(rows["line"])),
+            (P(ns.KB, "sourceLineEn"), integer_column(rows["line_en"])),
+        ):
+            out.bulk.extend_lines(column_quads(s, prop, terms, g))
     return pd.DataFrame({
-        "obs": obs_iri,
+        "obs": obs_iri.to_pandas().astype("str"),
         "graph": g.strip("<>"),
         "dataset": d,
         "framework": framework or "",
-        "place": place_iri,
-        "concept": concept_iri,
+        "place": place_iri.to_pandas().astype("str"),
+        "concept": concept_iri.to_pandas().astype("str"),
         "value": df["value"].astype("float64"),
         "rank": df["rank"].astype("Int64"),
         "period": periods,
