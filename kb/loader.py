@@ -24,7 +24,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -71,6 +71,10 @@ OBS_COLUMNS = ["place", "concept", "value", "rank", "table", "line", "line_en", 
 PLACE_TABLES = {"region": "regions.csv", "province": "provinces.csv", "city": "cities.csv",
                 "county": "counties.csv", "cluster": "clusters.csv", "country": "places.csv"}
 """The file that declares each kind of place."""
+
+FAST_CSV = 100_000
+"""CSV texts longer than this (characters) are read by pandas' C parser when they can be; the
+exact record-by-record reader is faster for small files."""
 
 WEIGHT_TOLERANCE = 0.01
 """How far printed sibling weights may be from summing to the whole, as a fraction of it (1
@@ -228,7 +232,13 @@ def _read_text(path: Path, problems: Problems, root: Path) -> str | None:
         return None
 
 
-class StrictLoader(yaml.SafeLoader):
+if TYPE_CHECKING:
+    _SafeLoader = yaml.SafeLoader
+else:  # libyaml's parser when PyYAML has it: the same documents, read faster
+    _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class StrictLoader(_SafeLoader):
     """YAML with numbers written plainly: an int is ASCII digits with an optional sign, a float
     has a decimal point or an exponent (``.inf`` and ``.nan`` are read, then rejected by the
     models). YAML 1.1's ``5_9`` (59), ``010`` (8), ``0x10`` and ``1:20`` (80) stay strings,
@@ -310,7 +320,7 @@ def read_csv(
     text = _read_text(path, problems, root)
     if text is None:
         return None
-    table = _fast_csv(text, problems, file)
+    table = _fast_csv(text, problems, file) if len(text) > FAST_CSV else None
     if table is None:
         table = _exact_csv(text, problems, file)
     if table is None or isinstance(table, bool):
