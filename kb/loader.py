@@ -474,7 +474,7 @@ def _node_record(rec: dict[str, Any]) -> dict[str, Any]:
     return rec
 
 
-LANGUAGES = {"zh": "Chinese", "en": "English"}
+LANGUAGES = {"zh": "a Chinese", "en": "an English"}
 
 
 def languages(meta: SourceMeta) -> tuple[str, ...]:
@@ -494,7 +494,7 @@ def _names(items: Iterable[Any], langs: tuple[str, ...], what: str, problems: Pr
             if not getattr(item, f"{prefix}_{lang}", ""):
                 ident = getattr(item, "id", None)
                 problems.add("KB006", f"{prefix}_{lang}: {what}{f' {ident!r}' if ident else ''} "
-                             f"needs a {LANGUAGES[lang]} {prefix}", file,
+                             f"needs {LANGUAGES[lang]} {prefix}", file,
                              (getattr(item, "row", None) or i) if rows else None)
 
 
@@ -699,6 +699,10 @@ def _undeclared(folder: Path, meta: FrameworkMeta, problems: Problems, root: Pat
                          "nowhere (inputs.file, published.file or weight_sets)", file)
 
 
+def _siblings(parent: str | None) -> str:
+    return "the dimensions" if parent is None else f"the children of {parent!r}"
+
+
 def _check_weights(meta: FrameworkMeta, nodes: list[Node], problems: Problems,
                    file: str) -> None:
     """Printed weights against what they are declared to be (``weights: {unit, basis}``):
@@ -712,8 +716,8 @@ def _check_weights(meta: FrameworkMeta, nodes: list[Node], problems: Problems,
         given = [n for n in sibs if n.weight is not None]
         if given and len(given) < len(sibs):
             missing = [n.id for n in sibs if n.weight is None]
-            problems.add("KB012", f"weights of the children of {parent or 'the framework'!r} "
-                         f"are given for some only; missing for {', '.join(missing)}",
+            problems.add("KB012", f"weights of {_siblings(parent)} are given for some only; "
+                         f"missing for {', '.join(missing)}",
                          file, next(n.row for n in sibs if n.weight is None))
     if unit is None or basis is None:
         return
@@ -728,8 +732,7 @@ def _check_weights(meta: FrameworkMeta, nodes: list[Node], problems: Problems,
         for parent, sibs in groups.items():
             ws = [n.weight for n in sibs if n.weight is not None]
             if len(ws) == len(sibs) and abs(math.fsum(ws) - whole) > tol:
-                report(f"the weights of the children of {parent or 'the framework'!r}",
-                       math.fsum(ws), sibs[0].row)
+                report(f"the weights of {_siblings(parent)}", math.fsum(ws), sibs[0].row)
         return
     for level in ("dimension", "variable", "indicator"):
         of_level = [n for n in nodes if n.level == level and n.weight is not None]
