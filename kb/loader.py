@@ -627,6 +627,10 @@ def _load_framework(
     langs = languages(pkg.meta)
     _names([meta], langs, "framework", problems, file, rows=False)
     nodes_file = _rel(folder / "framework.csv", root)
+    if "order" in nodes_df.columns:
+        problems.add("KB003", "unknown column: order (a node's order is its row order among "
+                     "its siblings)", nodes_file, 1)
+        nodes_df = nodes_df.drop(columns="order")
     nodes_df["order"] = nodes_df.groupby("parent").cumcount().add(1).astype(str)
     nodes = _records(nodes_df, Node, problems, nodes_file, _node_record,
                      columns=("normalise_params", "aggregate_params"))
