@@ -6,7 +6,7 @@ only when there are none. Tests compare codes, never wording.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -14,6 +14,8 @@ class ErrorType:
     code: str
     title: str
     description: str
+    example: str = ""
+    """An example message, shown in docs/errors.md (see :data:`EXAMPLES`)."""
 
 
 CATALOGUE: dict[str, ErrorType] = {
@@ -91,9 +93,84 @@ CATALOGUE: dict[str, ErrorType] = {
         ErrorType("KB050", "unknown-name", "A name given on the command line matches nothing."),
         ErrorType("KB051", "bad-parameter", "A query parameter is missing or of the wrong type."),
         ErrorType("KB052", "bad-query", "A SPARQL query could not be parsed or run."),
+        ErrorType("KB053", "query-timeout",
+                  "A query ran longer than its time limit and was stopped; raise the limit with "
+                  "--timeout, $CITYKB_QUERY_TIMEOUT or timeout=."),
+        ErrorType("KB054", "query-memory",
+                  "A query needed more memory than its limit and was stopped; raise the limit "
+                  "with --memory, $CITYKB_QUERY_MEMORY or memory_mb=."),
+        ErrorType("KB055", "unsafe-query",
+                  "A SPARQL query would reach outside the knowledge base (SERVICE, LOAD, an "
+                  "update); only read-only SELECT queries over the store are run."),
+        ErrorType("KB056", "bad-query-file",
+                  "A query file does not exist, is a directory, or cannot be read as UTF-8."),
+        ErrorType("KB057", "query-failed",
+                  "The process running a query ended without an answer."),
+        ErrorType("KB058", "bad-usage",
+                  "The command line is malformed: an unknown command or option, a missing "
+                  "argument, or an option value of the wrong type."),
         ErrorType("KB060", "no-scores", "No scoring run exists for the framework."),
+        ErrorType("KB070", "internal-error",
+                  "An unexpected error inside citykb (a bug): please report it with the "
+                  "command; CITYKB_DEBUG=1 shows the traceback."),
     ]
 }
+
+
+EXAMPLES: dict[str, str] = {
+    "KB001": "data/coo2025/values.csv: file not found",
+    "KB002": "data/coo2025/source.yaml: mapping values are not allowed here (line 3)",
+    "KB003": "data/coo2025/values.csv: missing column 'value'",
+    "KB004": "data/coo2025/values.csv:12: value 'abc' is not a number",
+    "KB005": "data/coo2025/framework.csv:7: weight -1 must be ≥ 0",
+    "KB006": "data/coo2025/values.csv:12: 'place' is empty",
+    "KB007": "data/coo2025/values.csv:12: '5_9' is not a plain decimal number",
+    "KB008": "data/greenx2025/framework.yaml: inputs '../elsewhere/values.csv' is outside "
+             "the data folder",
+    "KB009": "data/coo2025/values.csv: not UTF-8 text (byte 0xc9 on line 3; it decodes as "
+             "GB18030): re-save it as UTF-8",
+    "KB010": "data/geography/cities.csv:40: id 'suzhou' is declared twice",
+    "KB011": "data/coo2025/values.csv:88: a value for (shenzhen, gdp) is already given on row 12",
+    "KB012": "data/dei2020/framework.csv: the weights of the children of 'digital-industry' "
+             "sum to 95, not 100",
+    "KB013": "data/coo2025/errata.yaml:4: erratum coo2025-e999 names no value of city "
+             "'shenzen' and concept 'gdp'",
+    "KB014": "data/dei2020/tiers.yaml: tiers 'leading' [80, 100) and 'advanced' [70, 85) "
+             "overlap from 80",
+    "KB015": "data/coo2025/errata.yaml: expected a list of errata, got a mapping",
+    "KB020": "data/coo2025/values.csv:12: unknown place 'shenzen'",
+    "KB021": "data/coo2025/values.csv:12: unknown framework node 'gdpp'",
+    "KB022": "data/coo2025/framework.csv:9: unknown source 'cb-insight'",
+    "KB023": "data/coo2025/framework.csv:9: parent 'econ' of 'gdp' is not declared",
+    "KB024": "data/coo2025/framework.csv:9: an indicator's parent must be a variable",
+    "KB025": "data/coo2025/framework.csv: a → b → a",
+    "KB026": "data/coo2025/values.csv: shenzhen has no value for 'gdp'",
+    "KB027": "data/coo2025/framework.yaml: declares 10 dimensions, framework.csv has 9",
+    "KB030": "obs/coo-2025/inputs/shenzhen/gdp: exactly one sdmx-measure:obsValue expected",
+    "KB040": "no knowledge base at /home/me/.citykb; run `kb build` first (or set CITYKB_HOME)",
+    "KB041": "/home/me/.citykb/current/oxigraph is in use by another process",
+    "KB042": "another process (pid 4242) is writing /home/me/.citykb",
+    "KB043": "could not write /home/me/.citykb/builds/…: No space left on device",
+    "KB044": "the new build drops source 'dei2020'; rebuild with --allow-removal",
+    "KB045": "data/ declares no source",
+    "KB050": "no place named '东不' — did you mean: 广东, 东部?",
+    "KB051": "parameter top must be an integer from 1 to 10000, got '0'",
+    "KB052": "invalid SPARQL: error at 1:8: expected one of Prefix, Variable, …",
+    "KB053": "the query was stopped after 30 s (its time limit); raise it with --timeout "
+             "SECONDS or $CITYKB_QUERY_TIMEOUT",
+    "KB054": "the query was stopped: it needed more than 2048 MB (its memory limit); raise it "
+             "with --memory MB or $CITYKB_QUERY_MEMORY",
+    "KB055": "SERVICE <http://example.org/sparql> would query another server; citykb runs "
+             "queries over its own store only",
+    "KB056": "query file /tmp is a directory, not a .rq file",
+    "KB057": "the query process ended with signal 9 and no answer",
+    "KB058": "no such option: --tpo (kb rank --help lists the options)",
+    "KB060": "no computed score of 深圳 (Shenzhen) in 经济实力 (Economic strength); run `kb build`",
+    "KB070": "unexpected ValueError: … (a bug in citykb; CITYKB_DEBUG=1 shows the traceback)",
+}
+"""An example message of each code (for docs/errors.md); an entry's own example wins."""
+
+CATALOGUE = {c: replace(e, example=e.example or EXAMPLES.get(c, "")) for c, e in CATALOGUE.items()}
 
 
 @dataclass(frozen=True)
