@@ -1,36 +1,59 @@
 """The ``kb`` command line: thin commands over the library.
 
-Exit codes: 0 success · 1 a check failed (shapes or verification) · 2 bad usage, unknown name or
-parameter · 3 the input data has problems (nothing was changed) · 4 no knowledge base, or it is
-in use.
+Exit codes (see docs/errors.md): 0 success · 1 a check failed (shapes or verification) · 2 bad
+usage, unknown name or parameter, refused or over-limit query · 3 the input data has problems
+(nothing was changed) · 4 no knowledge base, or it is in use · 70 an unexpected error inside
+citykb. No command prints a traceback unless ``CITYKB_DEBUG=1``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+import warnings
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-import pandas as pd
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from kb import __version__, paths
+from kb.errordocs import (
+    EXIT_CHECK,
+    EXIT_DATA,
+    EXIT_INTERNAL,
+    EXIT_OK,
+    EXIT_STORE,
+    EXIT_USAGE,
+    exit_code,
+)
 from kb.errors import BuildError, KbError
 from kb.store import current_build, default_home, open_store
 
-app = typer.Typer(help="citykb: a knowledge base of Chinese city composite indices.",
-                  no_args_is_help=True, add_completion=False)
-console = Console()
-err = Console(stderr=True)
+if TYPE_CHECKING:
+    import pandas as pd
 
-EXIT_OK, EXIT_CHECK, EXIT_USAGE, EXIT_DATA, EXIT_STORE = 0, 1, 2, 3, 4
-_EXIT_BY_PREFIX = {"KB04": EXIT_STORE, "KB06": EXIT_STORE, "KB05": EXIT_USAGE,
-                   "KB02": EXIT_DATA, "KB03": EXIT_DATA, "KB00": EXIT_DATA, "KB01": EXIT_DATA}
+app = typer.Typer(help="citykb: a knowledge base of Chinese city composite indices.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+WIDE = 100_000
+"""Console width when the output is not a terminal: piped text is never hard-wrapped."""
+
+
+def _console(stderr: bool = False) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    tty = hasattr(stream, "isatty") and stream.isatty()
+    return Console(stderr=stderr, soft_wrap=not tty or stderr, width=None if tty else WIDE)
+
+
+console = _console()
+err = _console(stderr=True)
+
+__all__ = ["EXIT_CHECK", "EXIT_DATA", "EXIT_INTERNAL", "EXIT_OK", "EXIT_STORE", "EXIT_USAGE",
+           "app", "main"]
 
 
 class Format(StrEnum):
@@ -46,20 +69,65 @@ Fmt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 T = TypeVar("T")
 
 
+def _debug() -> bool:
+    return os.environ.get("CITYKB_DEBUG", "") not in ("", "0")
+
+
+def _error(code: str, message: str) -> None:
+    """Print a coded error on stderr, plain (never wrapped, no markup from the message)."""
+    from kb.errors import CATALOGUE
+
+    err.print(f"[bold red]error[/] {code} {CATALOGUE[code].title}: ", end="", highlight=False)
+    err.out(message, highlight=False)
+
+
+def internal_error(exc: BaseException) -> int:
+    """Report an unexpected exception as KB070 (the traceback only with CITYKB_DEBUG=1)."""
+    if _debug():
+        import traceback
+
+        traceback.print_exception(exc)
+    text = " ".join(str(exc).split())[:300]
+    _error("KB070", f"unexpected {type(exc).__name__}{': ' + text if text else ''} (a bug in "
+           "citykb; please report it with the command; CITYKB_DEBUG=1 shows the traceback)")
+    return EXIT_INTERNAL
+
+
 def _guard(fn: Callable[[], T]) -> T:
-    """Run a command body, turning citykb errors into messages and exit codes."""
-    try:
-        return fn()
-    except BuildError as exc:
-        err.print(f"[bold red]build failed[/]: {exc}", highlight=False)
-        raise typer.Exit(EXIT_DATA) from None
-    except KbError as exc:
-        err.print(f"[bold red]error[/] {exc}", highlight=False)
-        raise typer.Exit(_EXIT_BY_PREFIX.get(exc.code[:4], EXIT_USAGE)) from None
+    """Run a command body, turning citykb errors into messages and exit codes, and notes about
+    names into notes on stderr; anything unexpected becomes KB070."""
+    from kb.resolve import NameNote
+    from kb.sparql import TruncatedWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", NameNote)
+        warnings.simplefilter("ignore", TruncatedWarning)  # emit() reports truncation
+        try:
+            return fn()
+        except BuildError as exc:
+            err.print("[bold red]build failed[/]: ", end="", highlight=False)
+            err.out(str(exc), highlight=False)
+            raise typer.Exit(EXIT_DATA) from None
+        except KbError as exc:
+            err.print("[bold red]error[/] ", end="", highlight=False)
+            err.out(str(exc), highlight=False)
+            raise typer.Exit(exit_code(exc.code)) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt, BrokenPipeError):
+            raise
+        except Exception as exc:
+            raise typer.Exit(internal_error(exc)) from None
+        finally:
+            seen: set[str] = set()
+            for w in caught:
+                text = str(w.message)
+                if isinstance(w.message, NameNote) and text not in seen:
+                    seen.add(text)
+                    err.print("[yellow]note[/] ", end="", highlight=False)
+                    err.out(text, highlight=False)
 
 
 def _fmt(v: Any) -> str:
-    if v is None or (isinstance(v, float) and pd.isna(v)) or v is pd.NA:
+    if v is None or (isinstance(v, float) and v != v) or type(v).__name__ == "NAType":
         return ""
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
@@ -67,12 +135,30 @@ def _fmt(v: Any) -> str:
 
 
 def emit(df: pd.DataFrame, fmt: Format, title: str | None = None) -> None:
-    """Print a DataFrame as a rich table, CSV or JSON records."""
+    """Print a DataFrame as a rich table, CSV or JSON records.
+
+    A frame cut at the row cap (``attrs["truncated"]``) is never passed off as complete: a
+    notice goes to stderr, JSON becomes ``{"truncated": true, "max_rows": N, "rows": [...]}``
+    and CSV ends with a line ``# truncated: ...``.
+    """
+    truncated = bool(df.attrs.get("truncated"))
+    cap = df.attrs.get("max_rows") or len(df)
+    notice = (f"truncated: the answer has more than {cap:,} rows and only the first {cap:,} "
+              "are shown; raise the cap with --max-rows N or $CITYKB_QUERY_MAX_ROWS")
     if fmt is Format.csv:
         sys.stdout.write(df.to_csv(index=False))
+        if truncated:
+            sys.stdout.write(f"# {notice}\n")
     elif fmt is Format.json:
-        sys.stdout.write(df.to_json(orient="records", force_ascii=False, indent=1) + "\n")
+        records = df.to_json(orient="records", force_ascii=False, indent=1)
+        if truncated:
+            records = ('{"truncated": true, "max_rows": ' + str(cap) + ', "rows": '
+                       + records + "}")
+        sys.stdout.write(records + "\n")
     else:
+        import pandas as pd
+        from rich.table import Table
+
         table = Table(title=title, show_lines=False)
         for c in df.columns:
             numeric = pd.api.types.is_numeric_dtype(df[c])
@@ -80,6 +166,9 @@ def emit(df: pd.DataFrame, fmt: Format, title: str | None = None) -> None:
         for row in df.itertuples(index=False):
             table.add_row(*(_fmt(v) for v in row))
         console.print(table)
+    if truncated:
+        err.print("[yellow]warning[/] ", end="", highlight=False)
+        err.out(notice, highlight=False)
 
 
 @app.command()
@@ -88,19 +177,22 @@ def build(
     home: Home = None,
     validate: Annotated[bool, typer.Option(help="Validate against the SHACL shapes.")] = True,
     score: Annotated[bool, typer.Option(help="Run each framework's scoring.")] = True,
+    allow_removal: Annotated[bool, typer.Option(
+        help="Publish even if the build removes a source, framework, dimension or dataset "
+             "that the current knowledge base has.")] = False,
 ) -> None:
     """Build the knowledge base from data/ (atomically: a failed build changes nothing)."""
     from kb.build import build as run_build
 
     def body() -> None:
+        from kb.build_report import print_report, progress_printer
+
         target = home or default_home()
-        report = run_build(data or paths.data_dir(), target, validate=validate,
-                           run_scoring=score)
-        console.print(f"built [bold]{report.quads:,}[/] quads, {report.observations:,} "
-                      f"observations into {target}")
-        for r in report.runs:
-            console.print(f"  scoring run {r.run}: {len(r.scores):,} scores")
-        console.print("  " + ", ".join(f"{k} {v:.2f}s" for k, v in report.timings.items()))
+        with progress_printer() as progress:
+            report = run_build(data or paths.data_dir(), target, validate=validate,
+                               run_scoring=score, allow_removal=allow_removal,
+                               progress=progress)
+        print_report(console, report, target)
 
     _guard(body)
 
@@ -195,6 +287,20 @@ def _params(values: list[str]) -> dict[str, str]:
     return out
 
 
+def _read_query_file(file: Path) -> str:
+    if not file.exists():
+        raise KbError("KB056", f"query file {file} not found")
+    if file.is_dir():
+        raise KbError("KB056", f"query file {file} is a directory, not a .rq file")
+    try:
+        return file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise KbError("KB056", f"query file {file} is not UTF-8 text ({exc.reason} at byte "
+                      f"{exc.start})") from None
+    except OSError as exc:
+        raise KbError("KB056", f"query file {file} cannot be read: {exc.strerror}") from None
+
+
 @app.command(context_settings={"help_option_names": []})
 def query(
     ctx: typer.Context,
@@ -204,21 +310,37 @@ def query(
         "--param", "-p", help="A parameter, key=value (repeatable).")] = None,
     list_: Annotated[bool, typer.Option("--list", help="List the named queries.")] = False,
     help_: Annotated[bool, typer.Option("--help", help="Show help (of NAME if given).")] = False,
+    timeout: Annotated[float | None, typer.Option(
+        help="Stop a --file query after this many seconds (default $CITYKB_QUERY_TIMEOUT "
+             "or 60).", show_default=False)] = None,
+    max_rows: Annotated[int | None, typer.Option(
+        help="Return at most this many rows; more are cut and reported (default "
+             "$CITYKB_QUERY_MAX_ROWS or 100000).", show_default=False)] = None,
+    memory: Annotated[int | None, typer.Option(
+        help="Memory limit of a --file query in MB (default $CITYKB_QUERY_MEMORY or 2048).",
+        show_default=False)] = None,
     home: Home = None,
     fmt: Fmt = Format.table,
 ) -> None:
-    """Run SPARQL over the union of all named graphs (GRAPH ?g works too)."""
+    """Run SPARQL over the union of all named graphs (GRAPH ?g works too).
+
+    A --file query must be a read-only SELECT (no SERVICE, no update); it runs in a separate
+    process, stopped at its time and memory limits. Answers longer than the row cap are cut,
+    and the cut is reported.
+    """
     from kb import queries
-    from kb.sparql import to_frame
+    from kb.sparql import limits, run_isolated
 
     def body() -> None:
+        import pandas as pd
+
         if help_ and name is None:
             console.print(ctx.get_help())
             return
         if list_:
             cat = queries.catalog()
             df = pd.DataFrame([{"name": q.name, "title": q.title,
-                                "parameters": ", ".join(f"{p.name}:{p.type}" for p in q.params)}
+                                "parameters": ", ".join(f"{p.name}:{p.spec}" for p in q.params)}
                                for q in cat.values()])
             emit(df, fmt, title="named queries")
             return
@@ -227,23 +349,49 @@ def query(
             console.print(f"[bold]{q.name}[/] — {q.title}\n\n{q.description}\n")
             for p in q.params:
                 default = f" (default {p.default})" if p.default is not None else ""
-                console.print(f"  --param {p.name}=<{p.type}>{default}  {p.doc}")
+                console.print(f"  --param {p.name}=<{p.spec}>{default}  {p.doc}")
             for ex in q.examples:
                 console.print(f"\n  example: {ex}")
             return
-        store = open_store(current_build(home))
+        bounds = limits(timeout, max_rows, memory)
         if file is not None:
-            if not file.exists():
-                raise KbError("KB052", f"query file {file} not found")
-            df = to_frame(store, file.read_text(encoding="utf-8"))
+            if name is not None:
+                raise KbError("KB051", "give a query NAME or --file F.rq, not both")
+            text = _read_query_file(file)
+            df = run_isolated(current_build(home).oxigraph, text, bounds)
         elif name is not None:
             q = queries.get(name)
-            df = q.run(store, _params(param or []))
+            values = _params(param or [])
+            df = q.run(open_store(current_build(home)), values, max_rows=bounds.max_rows)
             if fmt is Format.table:  # the bound parameters are the same on every row
                 df = df.drop(columns=[p.name for p in q.params if p.name in df.columns])
         else:
             raise KbError("KB051", "give a query NAME, --file F.rq or --list")
         emit(df, fmt)
+
+    _guard(body)
+
+
+@app.command("errors")
+def errors_cmd(
+    markdown: Annotated[bool, typer.Option(
+        "--markdown", help="Print the catalogue as Markdown (docs/errors.md).")] = False,
+    fmt: Fmt = Format.table,
+) -> None:
+    """The error catalogue: every code, its meaning, exit code and an example message."""
+    from kb.errors import CATALOGUE
+
+    def body() -> None:
+        if markdown:
+            from kb.errordocs import markdown as render
+
+            sys.stdout.write(render())
+            return
+        import pandas as pd
+
+        emit(pd.DataFrame([{"code": e.code, "title": e.title, "exit": exit_code(e.code),
+                            "description": e.description, "example": e.example}
+                           for e in CATALOGUE.values()]), fmt, title="error codes")
 
     _guard(body)
 
@@ -318,13 +466,10 @@ def score(
 ) -> None:
     """Score a framework again on the current knowledge base (e.g. with another weight set);
     the run is recorded beside the others."""
-    from kb.resolve import resolve
-    from kb.scoring import score as run_score
+    from kb.build import rescore
 
     def body() -> None:
-        b = current_build(home)
-        store = open_store(b, write=True)
-        result = run_score(store, b, resolve(store, "framework", framework), weights)
+        result = rescore(home, framework, weights)
         console.print(f"scoring run {result.run}: {len(result.scores):,} values")
 
     _guard(body)
@@ -353,6 +498,8 @@ def analyze(
     from kb.store import read_observations
 
     def body() -> None:
+        import pandas as pd
+
         b = current_build(home)
         store = open_store(b)
         fw = resolve(store, "framework", framework)
@@ -517,8 +664,46 @@ def version() -> None:
     console.print(f"citykb {__version__}")
 
 
-def main() -> None:
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """The ``kb`` entry point: every failure is a coded message and an exit code, never a
+    traceback (unless ``CITYKB_DEBUG=1``)."""
+    try:  # typer ≥ 0.20 carries its own copy of click
+        from typer._click import exceptions as cx
+    except ImportError:  # pragma: no cover
+        import click.exceptions as cx  # type: ignore[no-redef,import-not-found,unused-ignore]
+
+    try:
+        code = app(args=argv, prog_name="kb", standalone_mode=False)
+    except cx.UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # the help is already printed
+            sys.exit(exc.exit_code)
+        hint = ""
+        if exc.ctx is not None:
+            hint = f" ({exc.ctx.command_path} --help lists the options)"
+        _error("KB058", exc.format_message() + hint)
+        code = EXIT_USAGE
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("interrupted", highlight=False)
+        code = 130
+    except cx.ClickException as exc:
+        _error("KB058", exc.format_message())
+        code = exc.exit_code
+    except BrokenPipeError:
+        _quiet_stdout()
+        code = EXIT_OK
+    except Exception as exc:
+        code = internal_error(exc)
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_stdout()
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _quiet_stdout() -> None:
+    """The reader of a pipe went away (``kb ... | head``): stop writing, quietly."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 if __name__ == "__main__":

@@ -1,23 +1,27 @@
 """``kb explain``: where a score came from, as a tree down to indicators and sources.
 
 Built from the named queries ``score-provenance`` (a dimension score) and ``score-breakdown``
-(a total), so the command line, the Python API and SPARQL users see the same provenance.
+(a total), so the command line, the Python API and SPARQL users see the same provenance. Every
+erratum that touches the score is shown (``score-errata``): on an input, beside that input;
+on the report's printed row of the score, or on the framework's nodes, under the score.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import pyoxigraph as ox
-from rich.tree import Tree
 
 from kb import namespaces as ns
 from kb import queries
 from kb.errors import KbError
-from kb.resolve import resolve
+from kb.resolve import Resolver, resolve
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from rich.tree import Tree
 
 FRAMEWORK_OF = "SELECT ?fw WHERE { ?concept skos:inScheme ?fw }"
 
@@ -40,6 +44,8 @@ class Step:
 
     def to_frame(self) -> pd.DataFrame:
         """Flattened: one row per step with its depth."""
+        import pandas as pd
+
         rows: list[dict[str, Any]] = [
             {"depth": d, "kind": s.kind, "label": s.label, "value": s.value, "rank": s.rank,
              **s.details}
@@ -49,6 +55,7 @@ class Step:
 
     def tree(self) -> Tree:
         """The explanation as a rich Tree (what ``kb explain`` prints)."""
+        from rich.tree import Tree
 
         def label(s: Step) -> str:
             value = f" = [bold]{_fmt(s.value)}[/]" if s.value is not None else ""
@@ -79,7 +86,7 @@ def _fmt(v: float) -> str:
 
 
 def _missing(v: Any) -> bool:
-    return v is None or v is pd.NA or (isinstance(v, float) and v != v)
+    return v is None or type(v).__name__ == "NAType" or (isinstance(v, float) and v != v)
 
 
 def _num(v: Any) -> float | None:
@@ -94,20 +101,61 @@ def _s(v: Any) -> str:
     return "" if _missing(v) else str(v)
 
 
-def _erratum(row: pd.Series) -> Step:
-    printed = [f"zh printed {row['printed']}" if _s(row["printed"]) else "",
-               f"en printed {row['printedEn']}" if _s(row["printedEn"]) else ""]
-    return Step("erratum", f"correction: used {row['used']}",
-                details={"iri": _s(row["erratum"]),
-                         "printed": "; ".join(p for p in printed if p),
-                         "reason": _s(row["reason"])})
+def _erratum(row: pd.Series, touches: str = "") -> Step:
+    printed = [f"zh printed {row['printed']}" if _s(row.get("printed")) else "",
+               f"en printed {row['printedEn']}" if _s(row.get("printedEn")) else ""]
+    details = {"iri": _s(row["erratum"])}
+    if touches:
+        details["touches"] = touches
+    details |= {"printed": "; ".join(p for p in printed if p), "reason": _s(row["reason"])}
+    return Step("erratum", f"correction: used {row['used']}", details=details)
+
+
+def _other_errata(store: ox.Store, root: Step, city: str, concept: str,
+                  steps: dict[str, Step]) -> None:
+    """Add every erratum touching the score that the tree does not show yet — on the report's
+    printed value of the score or of a part of it, on another value of the city under the
+    concept, or on the concept's nodes (those apply to every city) — under the step of the
+    node it touches (``steps``: node IRI → step), else under ``root``."""
+    shown = {s.details.get("iri") for _, s in root.walk() if s.kind == "erratum"}
+    df = queries.get("score-errata").run(store, {"city": city, "concept": concept},
+                                         max_rows=None)
+    parents = _parents(store, concept) if len(df) else {}
+    for _e, edf in df.groupby("erratum", sort=True):
+        if _e in shown:
+            continue
+        r = edf.iloc[0]
+        name = _s(r["touchedConceptZh"]) or ns.local_name(_s(r["touchedConcept"]))
+        if _missing(r["dataset"]):
+            where = f"the framework's {name} (every city)"
+        elif "/published" in _s(r["dataset"]):
+            where = f"the report's printed {name} of this city"
+        else:
+            where = f"this city's {name} ({ns.local_name(_s(r['dataset']))})"
+        # the step of the touched node, else of its nearest ancestor that has one
+        node, target = _s(r["touchedConcept"]), root
+        while node and node not in steps and node != concept:
+            node = parents.get(node, "")
+        target = steps.get(node, root)
+        target.children.append(_erratum(r, where))
+
+
+def _parents(store: ox.Store, concept: str) -> dict[str, str]:
+    """node → parent (skos:broader) for every node of the concept's framework."""
+    from kb.sparql import select
+
+    rows = select(store, "SELECT ?concept ?n ?p WHERE { { ?concept skos:inScheme ?fw } UNION "
+                  "{ BIND (?concept AS ?fw) } ?n skos:inScheme ?fw ; skos:broader ?p }",
+                  {"concept": ox.NamedNode(concept)})
+    return {n.value: p.value for r in rows
+            if (n := r["n"]) is not None and (p := r["p"]) is not None}
 
 
 def explain_dimension(store: ox.Store, city: str, dimension: str) -> Step:
     city_iri = resolve(store, "city", city)
     dim_iri = resolve(store, "dimension", dimension)
     q = queries.get("score-provenance")
-    df = q.run(store, {"city": city_iri, "dimension": dim_iri})
+    df = q.run(store, {"city": city_iri, "dimension": dim_iri}, max_rows=None)
     labels = _labels(store, [city_iri, dim_iri])
     if df.empty:
         raise KbError("KB060", f"no computed score of {labels[city_iri]} in "
@@ -116,28 +164,32 @@ def explain_dimension(store: ox.Store, city: str, dimension: str) -> Step:
     root = Step("dimension score", f"{labels[city_iri]} · {labels[dim_iri]}",
                 _num(first["score"]), _int(first["rank"]),
                 {"run": _s(first["run"]), "method": ns.local_name(_s(first["method"]))})
+    steps: dict[str, Step] = {}
     for _var, vdf in df.groupby("variable", sort=False):
         v = vdf.iloc[0]
-        var = Step("variable", f"{v['variableZh']} ({v['variableEn']})", _num(v["points"]),
-                   details={"observation": _s(v["input"]), "read from": _s(v["citation"])})
+        var = steps[str(_var)] = Step(
+            "variable", f"{v['variableZh']} ({v['variableEn']})", _num(v["points"]),
+            details={"observation": _s(v["input"]), "read from": _s(v["citation"])})
         for _ind, idf in vdf.dropna(subset=["indicator"]).groupby("indicator", sort=False):
             i = idf.iloc[0]
             sources = sorted({f"{r['dataSourceZh']} ({r['dataSourceEn']})"
                               for _, r in idf.iterrows() if _s(r["dataSourceZh"])})
-            var.children.append(Step(
+            var.children.append(steps.setdefault(str(_ind), Step(
                 "indicator", f"{i['indicatorZh']} ({i['indicatorEn']})",
                 details={"data year": _s(i["dataYear"]) or "—",
-                         "source": "; ".join(sources) or "—"}))
+                         "source": "; ".join(sources) or "—"})))
         for _e, edf in vdf.dropna(subset=["erratum"]).groupby("erratum", sort=False):
-            var.children.append(_erratum(edf.iloc[0]))
+            var.children.append(_erratum(edf.iloc[0], "this input"))
         root.children.append(var)
+    _other_errata(store, root, city_iri, dim_iri, steps)
     return root
 
 
 def explain_total(store: ox.Store, city: str, framework: str | None = None) -> Step:
     city_iri = resolve(store, "city", city)
     fw_iri = resolve(store, "framework", framework) if framework else _only_framework(store)
-    df = queries.get("score-breakdown").run(store, {"city": city_iri, "framework": fw_iri})
+    df = queries.get("score-breakdown").run(store, {"city": city_iri, "framework": fw_iri},
+                                            max_rows=None)
     labels = _labels(store, [city_iri, fw_iri])
     if df.empty:
         raise KbError("KB060", f"no computed total of {labels[city_iri]} in {labels[fw_iri]}")
@@ -145,13 +197,15 @@ def explain_total(store: ox.Store, city: str, framework: str | None = None) -> S
     root = Step("total score", f"{labels[city_iri]} · {labels[fw_iri]}", _num(first["total"]),
                 _int(first["totalRank"]),
                 {"run": _s(first["run"]), "method": ns.local_name(_s(first["method"]))})
+    steps: dict[str, Step] = {}
     for _dim, ddf in df.groupby("dimension", sort=False):
         d = ddf.iloc[0]
-        step = Step("dimension", f"{d['dimensionZh']} ({d['dimensionEn']})", _num(d["score"]),
-                    _int(d["rank"]))
+        step = steps[str(_dim)] = Step("dimension", f"{d['dimensionZh']} ({d['dimensionEn']})",
+                                       _num(d["score"]), _int(d["rank"]))
         for _e, edf in ddf.dropna(subset=["erratum"]).groupby("erratum", sort=False):
-            step.children.append(_erratum(edf.iloc[0]))
+            step.children.append(_erratum(edf.iloc[0], "the report's printed score"))
         root.children.append(step)
+    _other_errata(store, root, city_iri, fw_iri, steps)
     return root
 
 
@@ -160,9 +214,10 @@ def explain_published(store: ox.Store, place: str, framework: str,
     """What a report prints about a place in an index the knowledge base does not compute:
     each published score with its rank, table and line, and any erratum; then the framework's
     dimensions with their weights (how the report says the score is made)."""
-    place_iri = resolve(store, "place", place)
     fw_iri = resolve(store, "framework", framework)
-    df = queries.get("published-scores").run(store, {"place": place_iri, "framework": fw_iri})
+    place_iri = _scored_place(store, place, fw_iri)
+    df = queries.get("published-scores").run(store, {"place": place_iri, "framework": fw_iri},
+                                             max_rows=None)
     if concept is not None:
         df = df[df["concept"] == concept]
     labels = _labels(store, [place_iri, fw_iri])
@@ -183,7 +238,7 @@ def explain_published(store: ox.Store, place: str, framework: str,
                                       details={"iri": _s(e["erratum"]),
                                                "reason": _s(e["reason"])}))
         root.children.append(step)
-    tree = queries.get("framework-tree").run(store, {"framework": fw_iri})
+    tree = queries.get("framework-tree").run(store, {"framework": fw_iri}, max_rows=None)
     dims = tree[tree["level"] == "dimension"]
     if not dims.empty:
         weights = Step("framework", "dimensions and weights")
@@ -192,6 +247,23 @@ def explain_published(store: ox.Store, place: str, framework: str,
                                          details={"weight": _s(d["weight"])}))
         root.children.append(weights)
     return root
+
+
+def _scored_place(store: ox.Store, place: str, framework: str) -> str:
+    """The place a name means in an index: of the places it names (上海 the city and the
+    province), the one the index scores; a city if it scores both or neither."""
+    from kb.sparql import select
+
+    resolver = Resolver.load(store, "place")
+    found = resolver.candidates(place)
+    if len(found) > 1:
+        query = ("SELECT ?x ?fw WHERE { ?o sdmx-dimension:refArea ?x ; qb:dataSet ?ds . "
+                 "?ds kb:framework ?fw } LIMIT 1")
+        fw = ox.NamedNode(framework)
+        scored = {x for x in found if select(store, query, {"x": ox.NamedNode(x), "fw": fw})}
+        if len(scored) == 1:
+            return scored.pop()
+    return resolver.resolve(place)
 
 
 def _scored(store: ox.Store, framework: str) -> bool:

@@ -5,34 +5,47 @@ A query file starts with comment lines::
     # title: Provenance of a city's dimension score
     # description: What the score is made of ...
     # param: city: city — the city (Chinese or English name, slug or IRI)
-    # param: top: integer = 10 — how many places
+    # param: top: integer[1..10000] = 10 — how many places (an integer from 1 to 10000)
     # example: kb query dimension-ranking --param dimension=经济实力
 
-Parameters are validated (type, known value, suggestions for near misses) and bound as RDF
-terms through SPARQL substitution, never pasted into the query text: the query uses the
-parameter as a variable (``?city``).
+Parameters are validated (type, range, known value, suggestions for near misses) and bound as
+RDF terms through SPARQL substitution, never pasted into the query text: the query uses the
+parameter as a variable (``?city``). Named queries run in this process under the row cap
+(:func:`kb.sparql.limits`).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import pyoxigraph as ox
 
 from kb import paths
 from kb.errors import KbError
 from kb.namespaces import XSD
 from kb.resolve import KINDS, Resolver
-from kb.sparql import Term, to_frame
+from kb.sparql import Term, limits, to_frame
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SCALARS = {"integer": XSD + "integer", "decimal": XSD + "decimal", "string": XSD + "string"}
 PARAM = re.compile(
-    r"^(?P<name>[a-z_][a-z0-9_]*)\s*:\s*(?P<type>[a-z]+)(?:\s*=\s*(?P<default>\S+))?"
+    r"^(?P<name>[a-z_][a-z0-9_]*)\s*:\s*(?P<type>[a-z]+)"
+    r"(?:\[(?P<lo>[+-]?\d+)?\.\.(?P<hi>[+-]?\d+)?\])?(?:\s*=\s*(?P<default>\S+))?"
     r"(?:\s*[—-]+\s*(?P<doc>.*))?$"
 )
+
+
+INTEGER_RANGE = (-1_000_000_000, 1_000_000_000)
+"""Bounds of an integer parameter whose header declares none."""
+MAX_TEXT = 500
+"""Longest string parameter accepted."""
+_DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 @dataclass(frozen=True)
@@ -41,6 +54,16 @@ class Param:
     type: str
     default: str | None
     doc: str
+    low: int | None = None
+    high: int | None = None
+
+    @property
+    def spec(self) -> str:
+        """The type as written in the header, with its range (``integer[1..10000]``)."""
+        if self.low is None and self.high is None:
+            return self.type
+        return f"{self.type}[{'' if self.low is None else self.low}.." \
+               f"{'' if self.high is None else self.high}]"
 
 
 @dataclass
@@ -75,25 +98,43 @@ class NamedQuery:
                 framework = out[p.name].value
         return out
 
-    def run(self, store: ox.Store, values: dict[str, str]) -> pd.DataFrame:
-        return to_frame(store, self.text, self.bind(store, values))
+    def run(self, store: ox.Store, values: dict[str, str], *,
+            max_rows: int | None = -1) -> pd.DataFrame:
+        """The answer, at most ``max_rows`` rows (default: :func:`kb.sparql.limits`; None for
+        no cap); more are cut and reported in ``attrs["truncated"]``."""
+        cap = limits().max_rows if max_rows == -1 else max_rows
+        return to_frame(store, self.text, self.bind(store, values), max_rows=cap)
 
 
 def _term(store: ox.Store, p: Param, raw: str, framework: str | None) -> Term:
+    if len(raw) > MAX_TEXT or any(unicodedata.category(ch) == "Cc" for ch in raw):
+        raise KbError("KB051", f"parameter {p.name}: at most {MAX_TEXT} characters and no "
+                      "control characters")
     if p.type in KINDS:
-        return ox.NamedNode(Resolver.load(store, p.type, framework).resolve(raw))
+        try:
+            return ox.NamedNode(Resolver.load(store, p.type, framework).resolve(raw))
+        except KbError as exc:
+            raise KbError(exc.code, f"parameter {p.name}: {exc.message}",
+                          suggestions=exc.suggestions) from None
     if p.type == "integer":
-        if not re.fullmatch(r"[+-]?\d+", raw):
-            raise KbError("KB051", f"parameter {p.name} must be an integer, got {raw!r}")
+        low, high = (INTEGER_RANGE[0] if p.low is None else p.low,
+                     INTEGER_RANGE[1] if p.high is None else p.high)
+        if not re.fullmatch(r"\s*[+-]?\d{1,12}\s*", raw) or not low <= int(raw) <= high:
+            raise KbError("KB051", f"parameter {p.name} must be an integer from {low} to "
+                          f"{high}, got {raw!r}")
         return ox.Literal(str(int(raw)), datatype=ox.NamedNode(SCALARS["integer"]))
     if p.type == "decimal":
-        try:
-            float(raw)
-        except ValueError as exc:
-            raise KbError("KB051", f"parameter {p.name} must be a number, got {raw!r}") from exc
-        return ox.Literal(raw, datatype=ox.NamedNode(SCALARS["decimal"]))
+        if not _DECIMAL.fullmatch(raw.strip()):
+            raise KbError("KB051", f"parameter {p.name} must be a number, got {raw!r}")
+        return ox.Literal(raw.strip(), datatype=ox.NamedNode(SCALARS["decimal"]))
     if p.type == "iri":
-        return ox.NamedNode(raw)
+        text = raw.strip().removeprefix("<").removesuffix(">")
+        if not re.fullmatch(r"[a-zA-Z][a-zA-Z0-9+.-]*:[^\s<>\"{}|\\^`]+", text):
+            raise KbError("KB051", f"parameter {p.name} must be an absolute IRI, got {raw!r}")
+        try:
+            return ox.NamedNode(text)
+        except ValueError as exc:
+            raise KbError("KB051", f"parameter {p.name}: {exc}") from None
     return ox.Literal(raw)
 
 
@@ -114,7 +155,9 @@ def parse_header(name: str, path: Path) -> NamedQuery:
                 raise KbError("KB052", f"{path}: bad param header {value!r}")
             if m["type"] not in KINDS and m["type"] not in (*SCALARS, "iri"):
                 raise KbError("KB052", f"{path}: unknown param type {m['type']!r}")
-            q.params.append(Param(m["name"], m["type"], m["default"], (m["doc"] or "").strip()))
+            q.params.append(Param(m["name"], m["type"], m["default"], (m["doc"] or "").strip(),
+                                  None if m["lo"] is None else int(m["lo"]),
+                                  None if m["hi"] is None else int(m["hi"])))
         elif key == "example":
             q.examples.append(value)
     return q

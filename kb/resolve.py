@@ -1,11 +1,19 @@
 """Names → IRIs: cities, provinces, regions, frameworks and their nodes, by Chinese or English
-name, slug or IRI. An unknown name raises KB050 with the closest matches as suggestions."""
+name, slug, typed slug (``city:shanghai``, ``province:shanghai``) or IRI. An unknown name
+raises KB050 with the closest matches as suggestions.
+
+北京, 上海, 天津 and 重庆 (and 吉林) name both a city and a province. Where the kind of thing
+asked for settles it (a ``city`` or ``province`` parameter), the name resolves to that; where
+either fits (a ``place``), the city is chosen and a :class:`NameNote` warning says so, naming
+the typed slug of the other.
+"""
 
 from __future__ import annotations
 
 import difflib
 import unicodedata
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 
@@ -17,6 +25,8 @@ KINDS: dict[str, list[str]] = {
     "city": ["City"],
     "province": ["Province"],
     "region": ["Region"],
+    "county": ["County"],
+    "cluster": ["CityCluster"],
     "place": ["City", "Province", "Region", "County", "CityCluster"],
     "framework": ["Framework"],
     "dimension": ["Dimension"],
@@ -24,25 +34,52 @@ KINDS: dict[str, list[str]] = {
     "indicator": ["Indicator"],
     "concept": ["Dimension", "Variable", "Indicator", "Framework"],
     "source": ["Source", "Report", "DataSource"],
+    "erratum": ["Erratum"],
+    "statistic": ["Statistic"],
 }
 
 SCOPED = {"dimension", "variable", "indicator", "concept"}
 """Kinds looked up within one framework when a framework is given."""
 
+UNNAMED = {"erratum", "statistic"}
+"""Kinds given by id or IRI rather than by a human name: a value that matches none is a bad
+parameter (KB051), not an unknown name."""
+
+TYPED = {"city": "city", "province": "province", "region": "region", "county": "county",
+         "cluster": "cluster", "framework": "framework", "source": "source",
+         "erratum": "erratum", "statistic": "statistic"}
+"""Prefixes of typed slugs (``city:shanghai``) → the path segment of the IRI."""
+
+_SUFFIXES = ("特别行政区", "维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "省", "市")
+
 LABELS = """
-SELECT ?x ?label %s WHERE {
+SELECT ?x ?label ?cls %s WHERE {
   ?x a ?cls .
-  { ?x skos:prefLabel ?label } UNION { ?x skos:altLabel ?label }
   FILTER (?cls IN (%s))
+  OPTIONAL { { ?x skos:prefLabel ?label } UNION { ?x skos:altLabel ?label } }
   %s
 }
 """
+
+
+class NameNote(UserWarning):
+    """A name fitted several things and one was chosen; the note says which and how to ask
+    for the other."""
 
 
 def normalise(text: str) -> str:
     """Case-, width- and space-insensitive form of a name."""
     text = unicodedata.normalize("NFKC", text).casefold()
     return " ".join(text.replace("_", " ").split())
+
+
+def typed_slug(iri: str) -> str:
+    """``https://w3id.org/citykb/id/city/shanghai`` → ``city:shanghai`` (else the IRI)."""
+    if iri.startswith(ns.ID):
+        kind, _, rest = iri[len(ns.ID):].partition("/")
+        if kind in TYPED.values() and rest:
+            return f"{kind}:{rest}"
+    return iri
 
 
 @dataclass
@@ -54,9 +91,15 @@ class Resolver:
     """normalised name → IRIs"""
     display: dict[str, str]
     """normalised name → the name as stored, for suggestions"""
+    classes: dict[str, set[str]] = field(default_factory=dict)
+    """IRI → local names of its classes"""
+    labels: dict[str, str] = field(default_factory=dict)
+    """IRI → a label, for messages"""
 
     @classmethod
     def load(cls, store: ox.Store, kind: str, framework: str | None = None) -> Resolver:
+        if kind not in KINDS:
+            raise KbError("KB051", f"unknown kind of name {kind!r}")
         classes = ", ".join(f"kb:{c}" for c in KINDS[kind])
         scoped = kind in SCOPED and framework is not None
         scope = "?x skos:inScheme ?fw ." if scoped else ""
@@ -64,31 +107,69 @@ class Resolver:
         rows = select(store, LABELS % ("?fw" if scope else "", classes, scope), bindings)
         names: dict[str, set[str]] = {}
         display: dict[str, str] = {}
+        types: dict[str, set[str]] = {}
+        labels: dict[str, str] = {}
         for r in rows:
-            x, label = r["x"], r["label"]
-            assert x is not None and label is not None
-            for name in (label.value, ns.local_name(x.value), x.value):
+            x, label, c = r["x"], r["label"], r["cls"]
+            assert x is not None and c is not None
+            types.setdefault(x.value, set()).add(ns.local_name(c.value))
+            texts = [ns.local_name(x.value), x.value]
+            if label is not None:
+                texts.insert(0, label.value)
+                known = labels.get(x.value, "")
+                if label.value not in known.split(" / "):
+                    labels[x.value] = f"{known} / {label.value}" if known else label.value
+            for name in texts:
                 key = normalise(name)
                 names.setdefault(key, set()).add(x.value)
                 if name != x.value:
                     display.setdefault(key, name)
-        return cls(kind, names, display)
+        return cls(kind, names, display, types, labels)
+
+    def candidates(self, name: str) -> set[str]:
+        """Every IRI the name could mean (empty if none)."""
+        text = name.strip()
+        if text.startswith("<") and text.endswith(">"):
+            text = text[1:-1].strip()
+        prefix, sep, slug = text.partition(":")
+        if sep and prefix.lower() in TYPED and not slug.startswith("//"):
+            iri = f"{ns.ID}{TYPED[prefix.lower()]}/{slug.strip()}"
+            return {iri} if iri in self.classes else set()
+        key = normalise(text)
+        found = self.names.get(key, set())
+        for suffix in _SUFFIXES:
+            if found or not key.endswith(suffix) or len(key) <= len(suffix):
+                continue
+            found = self.names.get(key[: -len(suffix)], set())
+        return set(found)
 
     def resolve(self, name: str) -> str:
-        key = normalise(name)
-        candidates = self.names.get(key)
-        if not candidates and key.endswith("市"):
-            candidates = self.names.get(key[:-1])
+        candidates = self.candidates(name)
         if not candidates:
+            key = normalise(name)
             close = difflib.get_close_matches(key, list(self.display), n=5, cutoff=0.5)
-            raise KbError("KB050", f"no {self.kind} named {name!r}",
+            code = "KB051" if self.kind in UNNAMED else "KB050"
+            raise KbError(code, f"no {self.kind} named {name!r}",
                           suggestions=[self.display[c] for c in close])
-        if len(candidates) > 1:
-            raise KbError("KB050", f"{name!r} names several {self.kind}s: "
-                          + ", ".join(sorted(candidates)) + "; give the IRI or slug")
-        return next(iter(candidates))
+        if len(candidates) == 1:
+            return next(iter(candidates))
+        cities = [c for c in candidates if "City" in self.classes.get(c, set())]
+        others = sorted(candidates - set(cities))
+        if len(cities) == 1 and others and all(
+                "Province" in self.classes.get(o, set()) for o in others):
+            chosen = cities[0]
+            warnings.warn(NameNote(
+                f"{name!r} names the city and the province; using the city "
+                f"({typed_slug(chosen)}) — for the province give "
+                + ", ".join(typed_slug(o) for o in others)), stacklevel=2)
+            return chosen
+        raise KbError("KB050", f"{name!r} names several {self.kind}s: "
+                      + ", ".join(f"{typed_slug(c)} ({self.labels.get(c, '')})".replace(" ()", "")
+                                  for c in sorted(candidates))
+                      + "; give one of these")
 
 
 def resolve(store: ox.Store, kind: str, name: str, framework: str | None = None) -> str:
     """Resolve one name of ``kind`` (see :data:`KINDS`)."""
     return Resolver.load(store, kind, framework).resolve(name)
+
