@@ -18,6 +18,8 @@ as it was (see :mod:`kb.store`).
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import datetime as dt
 import gc
 import hashlib
@@ -38,6 +40,7 @@ from kb.models import Catalog
 from kb.nquads import QuadFile
 from kb.scoring import RunResult, compute, load_plan
 from kb.store import (
+    BuildDir,
     Layout,
     current_build,
     default_home,
@@ -118,6 +121,43 @@ def compare(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
             "observations": [old["observations"], new["observations"]]}
 
 
+def _write(catalog: Catalog, target: BuildDir, small: ox.Store, bulk: QuadFile,
+           run_scoring: bool, say: Progress, lap: Callable[[str], None],
+           ) -> tuple[int, list[RunResult]]:
+    """The RDF of the catalog and of every framework's scoring run, to ``bulk``; the columnar
+    copy to ``target``. In a function of its own so that its tables are freed on return."""
+    say("rdf")
+    built = build_rdf(catalog, bulk)
+    for graph, frame in built.observations.groupby("graph", sort=True):
+        write_columnar(target, str(graph), frame.reset_index(drop=True))
+    for text in built.structure.values():
+        bulk.write_text(text, text.count(" .\n"))
+    lap("rdf")
+    runs: list[RunResult] = []
+    if run_scoring:
+        say("score")
+        inputs = built.observations.groupby("dataset", sort=False)
+        for fw in catalog.frameworks:
+            if fw.inputs is None:
+                continue
+            plan = load_plan(small, ns.framework(fw.meta.id))
+            raw = inputs.get_group(plan.inputs).reset_index(drop=True)
+            plan = replace(plan, period=str(raw["period"].iloc[0]))
+            run = compute(small, plan, raw, bulk)
+            check_scores(run)
+            write_columnar(target, run.graph, run.scores)
+            runs.append(run)
+        lap("score")
+    return len(built.observations), runs
+
+
+def _release_memory() -> None:
+    """Give the tables' memory back to the system before the bulk load needs its own."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 def check_scores(run: RunResult) -> None:
     """A run's computed observations, checked set-wise as the loader checks the inputs:
     finite values, ranks that are positive integers."""
@@ -152,14 +192,16 @@ def build(
     say = progress or (lambda stage: None)
     timings: dict[str, float] = {}
 
-    def lap(stage: str, t0: float) -> float:
-        timings[stage] = time.perf_counter() - t0
-        return time.perf_counter()
+    clock = [time.perf_counter()]
 
-    t = time.perf_counter()
+    def lap(stage: str) -> None:
+        now = time.perf_counter()
+        timings[stage] = now - clock[0]
+        clock[0] = now
+
     say("load")
     catalog = load_catalog(data_dir)
-    t = lap("load", t)
+    lap("load")
 
     say("compare")
     summary = summarise(catalog)
@@ -171,7 +213,7 @@ def build(
                                   "intended, build again with --allow-removal",
                                   str(data_dir))])
     digest = data_digest(data_dir)
-    t = lap("compare", t)
+    lap("compare")
 
     with staging(home, new_build_id()) as target:
         # The small statements (everything but bulk observations) also go to an in-memory
@@ -185,38 +227,15 @@ def build(
 
         bulk_path = target.path / "load.nq"
         with QuadFile(bulk_path, echo=keep_small) as bulk:
-            say("rdf")
-            built = build_rdf(catalog, bulk)
-            observations = len(built.observations)
-            for graph, frame in built.observations.groupby("graph", sort=True):
-                write_columnar(target, str(graph), frame.reset_index(drop=True))
-            for text in built.structure.values():
-                bulk.write_text(text, text.count(" .\n"))
-            t = lap("rdf", t)
-
-            runs: list[RunResult] = []
-            if run_scoring:
-                say("score")
-                inputs = built.observations.groupby("dataset", sort=False)
-                for fw in catalog.frameworks:
-                    if fw.inputs is None:
-                        continue
-                    plan = load_plan(small, ns.framework(fw.meta.id))
-                    raw = inputs.get_group(plan.inputs).reset_index(drop=True)
-                    plan = replace(plan, period=str(raw["period"].iloc[0]))
-                    run = compute(small, plan, raw, bulk)
-                    check_scores(run)
-                    write_columnar(target, run.graph, run.scores)
-                    runs.append(run)
-                t = lap("score", t)
+            observations, runs = _write(catalog, target, small, bulk, run_scoring, say, lap)
             quads = bulk.count
-        del built, catalog
-        gc.collect()
+        del catalog
+        _release_memory()
 
         if validate:
             say("validate")
             result = check_shapes(small)
-            t = lap("validate", t)
+            lap("validate")
             if not result.conforms:
                 raise BuildError(result.problems)
 
@@ -226,7 +245,7 @@ def build(
                         to_graph=ox.NamedNode(ns.graph_ontology()))
         store.bulk_load(path=str(bulk_path), format=ox.RdfFormat.N_QUADS)
         bulk_path.unlink()
-        t = lap("store", t)
+        lap("store")
 
         say("publish")
         target.write_manifest({
@@ -244,7 +263,7 @@ def build(
         store.flush()
         del store
         gc.collect()  # release the store's lock now: query results can keep it alive in cycles
-    lap("publish", t)
+    lap("publish")
     return BuildReport(Layout(home).current.resolve(), quads, observations, runs, timings,
                        changes)
 
