@@ -61,9 +61,10 @@ CATALOGUE: dict[str, ErrorType] = {
                   "Tier bands are inconsistent: a band's min is not below its max, a band "
                   "has neither bound, or two bands overlap (a score would fall in both)."),
         ErrorType("KB015", "bad-structure",
-                  "A YAML file or entry has the wrong shape: a list where a mapping is "
-                  "expected (or the reverse), or a plain value where a record is expected "
-                  "(an errata file that lists strings instead of erratum records)."),
+                  "A YAML file or entry, or a JSON cell (`normalise_params`), has the wrong "
+                  "shape: a list where a mapping is expected (or the reverse), or a plain "
+                  "value where a record is expected (an errata file that lists strings "
+                  "instead of erratum records)."),
         ErrorType("KB020", "unknown-place",
                   "A row refers to a city, province or region not declared."),
         ErrorType("KB021", "unknown-node",
