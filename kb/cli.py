@@ -12,7 +12,7 @@ import json
 import os
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -31,10 +31,11 @@ from kb.errordocs import (
     exit_code,
 )
 from kb.errors import BuildError, KbError
-from kb.store import current_build, default_home, open_store
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from kb.sparql import Rows
 
 app = typer.Typer(help="citykb: a knowledge base of Chinese city composite indices.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -67,6 +68,25 @@ Home = Annotated[Path | None, typer.Option(help="Knowledge-base home (default $C
 Fmt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 
 T = TypeVar("T")
+
+
+def current_build(home: Path | None) -> Any:
+    """The current build (kb.store, and pandas with it, imported only when a command runs)."""
+    from kb.store import current_build as current
+
+    return current(home)
+
+
+def open_store(build: Any, *, write: bool = False) -> Any:
+    from kb.store import open_store as open_
+
+    return open_(build, write=write)
+
+
+def default_home() -> Path:
+    from kb.store import default_home as home
+
+    return home()
 
 
 def _debug() -> bool:
@@ -112,7 +132,10 @@ def _guard(fn: Callable[[], T]) -> T:
             err.print("[bold red]error[/] ", end="", highlight=False)
             err.out(str(exc), highlight=False)
             raise typer.Exit(exit_code(exc.code)) from None
-        except (typer.Exit, typer.Abort, KeyboardInterrupt, BrokenPipeError):
+        except BrokenPipeError:  # the reader went away (kb ... | head): not a failure
+            _quiet_stdout()
+            raise typer.Exit(EXIT_OK) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
         except Exception as exc:
             raise typer.Exit(internal_error(exc)) from None
@@ -167,6 +190,56 @@ def emit(df: pd.DataFrame, fmt: Format, title: str | None = None) -> None:
             table.add_row(*(_fmt(v) for v in row))
         console.print(table)
     if truncated:
+        err.print("[yellow]warning[/] ", end="", highlight=False)
+        err.out(notice, highlight=False)
+
+
+def _typed(values: list[Any]) -> tuple[list[Any], bool]:
+    """A column typed as :func:`kb.sparql.frame` types it (integers, else numbers as floats,
+    booleans, else text), and whether it is numeric."""
+    present = [v for v in values if v is not None]
+    if present and all(isinstance(v, bool) for v in present):
+        return values, False
+    if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present):
+        return values, True
+    if present and all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
+        return [None if v is None else float(v) for v in values], True
+    return [None if v is None else str(v) for v in values], False
+
+
+def emit_rows(answer: Rows, fmt: Format, title: str | None = None,
+              drop: Sequence[str] = ()) -> None:
+    """Print a query's rows like :func:`emit` prints a DataFrame, without pandas."""
+    import csv
+
+    keep = [i for i, n in enumerate(answer.names) if n not in drop]
+    names = [answer.names[i] for i in keep]
+    typed = [_typed([r[i] for r in answer.rows]) for i in keep]
+    rows = [list(r) for r in zip(*(c for c, _ in typed), strict=True)] if answer.rows else []
+    cap = answer.max_rows or len(rows)
+    notice = (f"truncated: the answer has more than {cap:,} rows and only the first {cap:,} "
+              "are shown; raise the cap with --max-rows N or $CITYKB_QUERY_MAX_ROWS")
+    if fmt is Format.csv:
+        out = csv.writer(sys.stdout, lineterminator="\n")
+        out.writerow(names)
+        out.writerows([["" if v is None else v for v in r] for r in rows])
+        if answer.truncated:
+            sys.stdout.write(f"# {notice}\n")
+    elif fmt is Format.json:
+        records: Any = [dict(zip(names, r, strict=True)) for r in rows]
+        if answer.truncated:
+            records = {"truncated": True, "max_rows": cap, "rows": records}
+        sys.stdout.write(json.dumps(records, ensure_ascii=False, indent=1) + "\n")
+    else:
+        from rich.table import Table
+
+        table = Table(title=title, show_lines=False)
+        for n, (_, numeric) in zip(names, typed, strict=True):
+            table.add_column(n, justify="right" if numeric else "left")
+        for r in rows:
+            table.add_row(*(_fmt(v) for v in r))
+        console.print(table)
+    if answer.truncated:
         err.print("[yellow]warning[/] ", end="", highlight=False)
         err.out(notice, highlight=False)
 
@@ -329,20 +402,16 @@ def query(
     and the cut is reported.
     """
     from kb import queries
-    from kb.sparql import limits, run_isolated
+    from kb.sparql import Rows, isolated_rows, limits
 
     def body() -> None:
-        import pandas as pd
-
         if help_ and name is None:
             console.print(ctx.get_help())
             return
         if list_:
-            cat = queries.catalog()
-            df = pd.DataFrame([{"name": q.name, "title": q.title,
-                                "parameters": ", ".join(f"{p.name}:{p.spec}" for p in q.params)}
-                               for q in cat.values()])
-            emit(df, fmt, title="named queries")
+            emit_rows(Rows(["name", "title", "parameters"], [
+                [q.name, q.title, ", ".join(f"{p.name}:{p.spec}" for p in q.params)]
+                for q in queries.catalog().values()]), fmt, title="named queries")
             return
         if name is not None and help_:
             q = queries.get(name)
@@ -358,16 +427,16 @@ def query(
             if name is not None:
                 raise KbError("KB051", "give a query NAME or --file F.rq, not both")
             text = _read_query_file(file)
-            df = run_isolated(current_build(home).oxigraph, text, bounds)
+            emit_rows(isolated_rows(current_build(home).oxigraph, text, bounds), fmt)
         elif name is not None:
             q = queries.get(name)
             values = _params(param or [])
-            df = q.run(open_store(current_build(home)), values, max_rows=bounds.max_rows)
-            if fmt is Format.table:  # the bound parameters are the same on every row
-                df = df.drop(columns=[p.name for p in q.params if p.name in df.columns])
+            answer = q.rows(open_store(current_build(home)), values, max_rows=bounds.max_rows)
+            # in a table, the bound parameters (the same on every row) are left out
+            emit_rows(answer, fmt, drop=[p.name for p in q.params] if fmt is Format.table
+                      else ())
         else:
             raise KbError("KB051", "give a query NAME, --file F.rq or --list")
-        emit(df, fmt)
 
     _guard(body)
 
@@ -401,6 +470,9 @@ def check(
     home: Home = None,
     fmt: Fmt = Format.table,
     shapes: Annotated[bool, typer.Option(help="Also re-validate the SHACL shapes.")] = True,
+    full: Annotated[bool, typer.Option(
+        "--full", help="Validate the shapes with pySHACL, the reference engine, on the whole "
+                       "graph (slower), instead of citykb's set-wise SPARQL validator.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v",
                                           help="List every statement.")] = False,
 ) -> None:
@@ -408,7 +480,7 @@ def check(
     reproduce every report's checkable statements and printed tier lists."""
     from kb.ranking import scored_frameworks
     from kb.statements import check_statements, check_tiers
-    from kb.validate import check_shapes
+    from kb.validate import check_shapes, check_shapes_full
     from kb.verify import verify
 
     def body() -> None:
@@ -416,7 +488,7 @@ def check(
         store = open_store(b)
         failed = False
         if shapes:
-            res = check_shapes(store)
+            res = check_shapes_full(store) if full else check_shapes(store, observations=True)
             console.print("SHACL shapes: " + ("[green]conform[/]" if res.conforms
                                               else "[red]violations[/]"))
             for p in res.problems:

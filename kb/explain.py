@@ -101,7 +101,20 @@ def _s(v: Any) -> str:
     return "" if _missing(v) else str(v)
 
 
-def _erratum(row: pd.Series, touches: str = "") -> Step:
+Row = dict[str, Any]
+
+
+def _groups(rows: list[Row], key: str, *, sort: bool = False) -> list[tuple[str, list[Row]]]:
+    """Rows grouped by a column in order of first appearance (or sorted), empty keys left
+    out."""
+    out: dict[str, list[Row]] = {}
+    for r in rows:
+        if not _missing(r.get(key)):
+            out.setdefault(str(r[key]), []).append(r)
+    return sorted(out.items()) if sort else list(out.items())
+
+
+def _erratum(row: Row, touches: str = "") -> Step:
     printed = [f"zh printed {row['printed']}" if _s(row.get("printed")) else "",
                f"en printed {row['printedEn']}" if _s(row.get("printedEn")) else ""]
     details = {"iri": _s(row["erratum"])}
@@ -118,13 +131,12 @@ def _other_errata(store: ox.Store, root: Step, city: str, concept: str,
     concept, or on the concept's nodes (those apply to every city) — under the step of the
     node it touches (``steps``: node IRI → step), else under ``root``."""
     shown = {s.details.get("iri") for _, s in root.walk() if s.kind == "erratum"}
-    df = queries.get("score-errata").run(store, {"city": city, "concept": concept},
-                                         max_rows=None)
-    parents = _parents(store, concept) if len(df) else {}
-    for _e, edf in df.groupby("erratum", sort=True):
+    rows = queries.get("score-errata").records(store, {"city": city, "concept": concept})
+    parents = _parents(store, concept) if rows else {}
+    for _e, edf in _groups(rows, "erratum", sort=True):
         if _e in shown:
             continue
-        r = edf.iloc[0]
+        r = edf[0]
         name = _s(r["touchedConceptZh"]) or ns.local_name(_s(r["touchedConcept"]))
         if _missing(r["dataset"]):
             where = f"the framework's {name} (every city)"
@@ -155,31 +167,31 @@ def explain_dimension(store: ox.Store, city: str, dimension: str) -> Step:
     city_iri = resolve(store, "city", city)
     dim_iri = resolve(store, "dimension", dimension)
     q = queries.get("score-provenance")
-    df = q.run(store, {"city": city_iri, "dimension": dim_iri}, max_rows=None)
+    df = q.records(store, {"city": city_iri, "dimension": dim_iri})
     labels = _labels(store, [city_iri, dim_iri])
-    if df.empty:
+    if not df:
         raise KbError("KB060", f"no computed score of {labels[city_iri]} in "
                       f"{labels[dim_iri]}; run `kb build`")
-    first = df.iloc[0]
+    first = df[0]
     root = Step("dimension score", f"{labels[city_iri]} · {labels[dim_iri]}",
                 _num(first["score"]), _int(first["rank"]),
                 {"run": _s(first["run"]), "method": ns.local_name(_s(first["method"]))})
     steps: dict[str, Step] = {}
-    for _var, vdf in df.groupby("variable", sort=False):
-        v = vdf.iloc[0]
+    for _var, vdf in _groups(df, "variable"):
+        v = vdf[0]
         var = steps[str(_var)] = Step(
             "variable", f"{v['variableZh']} ({v['variableEn']})", _num(v["points"]),
             details={"observation": _s(v["input"]), "read from": _s(v["citation"])})
-        for _ind, idf in vdf.dropna(subset=["indicator"]).groupby("indicator", sort=False):
-            i = idf.iloc[0]
+        for _ind, idf in _groups(vdf, "indicator"):
+            i = idf[0]
             sources = sorted({f"{r['dataSourceZh']} ({r['dataSourceEn']})"
-                              for _, r in idf.iterrows() if _s(r["dataSourceZh"])})
+                              for r in idf if _s(r["dataSourceZh"])})
             var.children.append(steps.setdefault(str(_ind), Step(
                 "indicator", f"{i['indicatorZh']} ({i['indicatorEn']})",
                 details={"data year": _s(i["dataYear"]) or "—",
                          "source": "; ".join(sources) or "—"})))
-        for _e, edf in vdf.dropna(subset=["erratum"]).groupby("erratum", sort=False):
-            var.children.append(_erratum(edf.iloc[0], "this input"))
+        for _e, edf in _groups(vdf, "erratum"):
+            var.children.append(_erratum(edf[0], "this input"))
         root.children.append(var)
     _other_errata(store, root, city_iri, dim_iri, steps)
     return root
@@ -188,22 +200,21 @@ def explain_dimension(store: ox.Store, city: str, dimension: str) -> Step:
 def explain_total(store: ox.Store, city: str, framework: str | None = None) -> Step:
     city_iri = resolve(store, "city", city)
     fw_iri = resolve(store, "framework", framework) if framework else _only_framework(store)
-    df = queries.get("score-breakdown").run(store, {"city": city_iri, "framework": fw_iri},
-                                            max_rows=None)
+    df = queries.get("score-breakdown").records(store, {"city": city_iri, "framework": fw_iri})
     labels = _labels(store, [city_iri, fw_iri])
-    if df.empty:
+    if not df:
         raise KbError("KB060", f"no computed total of {labels[city_iri]} in {labels[fw_iri]}")
-    first = df.iloc[0]
+    first = df[0]
     root = Step("total score", f"{labels[city_iri]} · {labels[fw_iri]}", _num(first["total"]),
                 _int(first["totalRank"]),
                 {"run": _s(first["run"]), "method": ns.local_name(_s(first["method"]))})
     steps: dict[str, Step] = {}
-    for _dim, ddf in df.groupby("dimension", sort=False):
-        d = ddf.iloc[0]
+    for _dim, ddf in _groups(df, "dimension"):
+        d = ddf[0]
         step = steps[str(_dim)] = Step("dimension", f"{d['dimensionZh']} ({d['dimensionEn']})",
                                        _num(d["score"]), _int(d["rank"]))
-        for _e, edf in ddf.dropna(subset=["erratum"]).groupby("erratum", sort=False):
-            step.children.append(_erratum(edf.iloc[0], "the report's printed score"))
+        for _e, edf in _groups(ddf, "erratum"):
+            step.children.append(_erratum(edf[0], "the report's printed score"))
         root.children.append(step)
     _other_errata(store, root, city_iri, fw_iri, steps)
     return root
@@ -216,33 +227,33 @@ def explain_published(store: ox.Store, place: str, framework: str,
     dimensions with their weights (how the report says the score is made)."""
     fw_iri = resolve(store, "framework", framework)
     place_iri = _scored_place(store, place, fw_iri)
-    df = queries.get("published-scores").run(store, {"place": place_iri, "framework": fw_iri},
-                                             max_rows=None)
+    df = queries.get("published-scores").records(store, {"place": place_iri,
+                                                         "framework": fw_iri})
     if concept is not None:
-        df = df[df["concept"] == concept]
+        df = [r for r in df if r["concept"] == concept]
     labels = _labels(store, [place_iri, fw_iri])
-    if df.empty:
+    if not df:
         raise KbError("KB060", f"{labels[place_iri]} has no score in {labels[fw_iri]}")
     root = Step("published scores", f"{labels[place_iri]} · {labels[fw_iri]}",
                 details={"method": "as printed by the report (not computed by citykb: the "
                                    "report does not give the values its scores are made of)"})
-    for _c, cdf in df.groupby("concept", sort=False):
-        r = cdf.iloc[0]
+    for _c, cdf in _groups(df, "concept"):
+        r = cdf[0]
         name = (f"{_s(r['conceptZh'])} ({_s(r['conceptEn'])})" if _s(r["conceptZh"])
                 else "total")
         step = Step("score", name, _num(r["score"]), _int(r["rank"]),
                     {"read from": _s(r["citation"])})
-        for _e, edf in cdf.dropna(subset=["erratum"]).groupby("erratum", sort=False):
-            e = edf.iloc[0]
+        for _e, edf in _groups(cdf, "erratum"):
+            e = edf[0]
             step.children.append(Step("erratum", f"correction: used {e['used']}",
                                       details={"iri": _s(e["erratum"]),
                                                "reason": _s(e["reason"])}))
         root.children.append(step)
-    tree = queries.get("framework-tree").run(store, {"framework": fw_iri}, max_rows=None)
-    dims = tree[tree["level"] == "dimension"]
-    if not dims.empty:
+    tree = queries.get("framework-tree").records(store, {"framework": fw_iri})
+    dims = [r for r in tree if r["level"] == "dimension"]
+    if dims:
         weights = Step("framework", "dimensions and weights")
-        for d in dims.to_dict("records"):
+        for d in dims:
             weights.children.append(Step("dimension", f"{_s(d['zh'])} ({_s(d['en'])})",
                                          details={"weight": _s(d["weight"])}))
         root.children.append(weights)

@@ -20,15 +20,15 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyoxigraph as ox
 
 from kb import paths
 from kb.errors import KbError
 from kb.namespaces import XSD
-from kb.resolve import KINDS, Resolver
-from kb.sparql import Term, limits, to_frame
+from kb.resolve import KINDS, resolve
+from kb.sparql import Rows, Term, limits, records, select_rows
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -98,12 +98,21 @@ class NamedQuery:
                 framework = out[p.name].value
         return out
 
+    def records(self, store: ox.Store, values: dict[str, str]) -> list[dict[str, Any]]:
+        """The answer as dicts of Python values, uncapped (for citykb's own use: explain)."""
+        return records(store, self.text, self.bind(store, values))
+
     def run(self, store: ox.Store, values: dict[str, str], *,
             max_rows: int | None = -1) -> pd.DataFrame:
         """The answer, at most ``max_rows`` rows (default: :func:`kb.sparql.limits`; None for
         no cap); more are cut and reported in ``attrs["truncated"]``."""
+        return self.rows(store, values, max_rows=max_rows).frame()
+
+    def rows(self, store: ox.Store, values: dict[str, str], *,
+             max_rows: int | None = -1) -> Rows:
+        """:meth:`run`, the answer as :class:`kb.sparql.Rows` of Python values (no pandas)."""
         cap = limits().max_rows if max_rows == -1 else max_rows
-        return to_frame(store, self.text, self.bind(store, values), max_rows=cap)
+        return select_rows(store, self.text, self.bind(store, values), max_rows=cap)
 
 
 def _term(store: ox.Store, p: Param, raw: str, framework: str | None) -> Term:
@@ -112,7 +121,7 @@ def _term(store: ox.Store, p: Param, raw: str, framework: str | None) -> Term:
                       "control characters")
     if p.type in KINDS:
         try:
-            return ox.NamedNode(Resolver.load(store, p.type, framework).resolve(raw))
+            return ox.NamedNode(resolve(store, p.type, raw, framework))
         except KbError as exc:
             raise KbError(exc.code, f"parameter {p.name}: {exc.message}",
                           suggestions=exc.suggestions) from None

@@ -170,6 +170,23 @@ class Resolver:
 
 
 def resolve(store: ox.Store, kind: str, name: str, framework: str | None = None) -> str:
-    """Resolve one name of ``kind`` (see :data:`KINDS`)."""
+    """Resolve one name of ``kind`` (see :data:`KINDS`). An IRI of a thing of that kind is
+    checked with one lookup instead of reading every name."""
+    if kind in KINDS and name.startswith(ns.ID) and _is_a(store, name, kind, framework):
+        return name
     return Resolver.load(store, kind, framework).resolve(name)
+
+
+def _is_a(store: ox.Store, iri: str, kind: str, framework: str | None) -> bool:
+    classes = ", ".join(f"kb:{c}" for c in KINDS[kind])
+    scoped = kind in SCOPED and framework is not None
+    query = (f"SELECT ?x {'?fw' if scoped else ''} WHERE {{ ?x a ?cls "
+             f"FILTER (?cls IN ({classes})) {'?x skos:inScheme ?fw' if scoped else ''} }} LIMIT 1")
+    try:
+        bindings = {"x": ox.NamedNode(iri)}
+    except ValueError:
+        return False
+    if scoped and framework is not None:
+        bindings["fw"] = ox.NamedNode(framework)
+    return bool(select(store, query, bindings))
 

@@ -127,6 +127,15 @@ def select(
     return [{n: sol[n] for n in names} for sol in result]
 
 
+def records(
+    store: ox.Store, query: str, bindings: Mapping[str, Term] | None = None,
+) -> list[dict[str, Any]]:
+    """A SELECT's solutions as dicts of Python values (:func:`python_value`), in this process;
+    no pandas."""
+    answer = select_rows(store, query, bindings)
+    return [dict(zip(answer.names, r, strict=True)) for r in answer.rows]
+
+
 def python_value(term: Term | None) -> object:
     """An RDF term as a Python value: IRIs as strings, numbers as int/float, else the text."""
     if term is None:
@@ -149,15 +158,26 @@ def _literal_value(value: str, datatype: str) -> object:
     return value
 
 
-def to_frame(
+@dataclass
+class Rows:
+    """A SELECT's answer as plain Python values: column names, rows, and whether rows were cut
+    at ``max_rows``."""
+
+    names: list[str]
+    rows: list[list[object]]
+    truncated: bool = False
+    max_rows: int | None = None
+
+    def frame(self) -> pd.DataFrame:
+        return frame(self.names, self.rows, truncated=self.truncated, max_rows=self.max_rows)
+
+
+def select_rows(
     store: ox.Store, query: str, bindings: Mapping[str, Term] | None = None, *,
     max_rows: int | None = None,
-) -> pd.DataFrame:
-    """A SELECT's solutions as a DataFrame with typed columns, run in this process.
-
-    With ``max_rows``, at most that many rows are read; if there were more, the frame's
-    ``attrs["truncated"]`` is True and a :class:`TruncatedWarning` is issued.
-    """
+) -> Rows:
+    """A SELECT's solutions as :class:`Rows` of Python values, run in this process, at most
+    ``max_rows`` of them."""
     names, result = solutions(store, query, bindings)
     rows: list[list[object]] = []
     truncated = False
@@ -169,7 +189,19 @@ def to_frame(
             rows.append([python_value(sol[n]) for n in names])
     except (RuntimeError, OSError, ValueError) as exc:
         raise KbError("KB052", str(exc)) from exc
-    return frame(names, rows, truncated=truncated, max_rows=max_rows)
+    return Rows(names, rows, truncated, max_rows)
+
+
+def to_frame(
+    store: ox.Store, query: str, bindings: Mapping[str, Term] | None = None, *,
+    max_rows: int | None = None,
+) -> pd.DataFrame:
+    """A SELECT's solutions as a DataFrame with typed columns, run in this process.
+
+    With ``max_rows``, at most that many rows are read; if there were more, the frame's
+    ``attrs["truncated"]`` is True and a :class:`TruncatedWarning` is issued.
+    """
+    return select_rows(store, query, bindings, max_rows=max_rows).frame()
 
 
 def frame(names: list[str], rows: list[list[object]], *, truncated: bool = False,
@@ -294,6 +326,11 @@ def run_isolated(store_path: Path, query: str, bounds: Limits | None = None) -> 
     """Check an arbitrary SELECT (:func:`check_query`) and run it in a separate process that
     opens the store read-only: killed after ``bounds.timeout`` seconds (KB053), limited to
     ``bounds.memory_mb`` of address space (KB054), at most ``bounds.max_rows`` rows."""
+    return isolated_rows(store_path, query, bounds).frame()
+
+
+def isolated_rows(store_path: Path, query: str, bounds: Limits | None = None) -> Rows:
+    """:func:`run_isolated`, the answer as :class:`Rows`."""
     bounds = bounds or limits()
     check_query(query)
     request = json.dumps({"store": str(store_path), "query": query, "prefixes": PREFIXES,
@@ -331,8 +368,7 @@ def run_isolated(store_path: Path, query: str, bounds: Limits | None = None) -> 
             raise KbError("KB041", f"{store_path} is in use by another process: {message}")
         raise KbError("KB052", message)
     rows = [[_cell_value(c) for c in row] for row in answer["rows"]]
-    return frame(list(answer["names"]), rows, truncated=bool(answer["truncated"]),
-                 max_rows=bounds.max_rows)
+    return Rows(list(answer["names"]), rows, bool(answer["truncated"]), bounds.max_rows)
 
 
 def _memory_error(bounds: Limits) -> KbError:

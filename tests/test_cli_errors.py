@@ -111,3 +111,16 @@ def test_query_safety_codes_have_examples() -> None:
 def test_errors_command_lists_every_code() -> None:
     r = runner.invoke(app, ["errors", "--format", "csv"])
     assert r.exit_code == 0 and all(c in r.stdout for c in CATALOGUE)
+
+
+def test_a_closed_pipe_is_not_an_error(real_home: Path, tmp_path: Path) -> None:
+    q = tmp_path / "all.rq"
+    q.write_text("SELECT ?s ?p ?o WHERE { ?s ?p ?o }", encoding="utf-8")
+    env = {**os.environ, "CITYKB_HOME": str(real_home)}
+    proc = subprocess.Popen([str(KB), "query", "--file", str(q), "--format", "csv"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline().startswith(b"s,p,o")  # like `| head -1`
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0 and "Traceback" not in err and "error" not in err
