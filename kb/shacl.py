@@ -33,14 +33,20 @@ implicit class targets (a shape that is also a class), blank nodes as constants 
 ``sh:hasValue``), XSD datatypes not in :data:`LEXICAL`, ``sh:sparql``, ``sh:uniqueLang`` and
 qualified shapes inside ``sh:node`` / ``sh:or`` / ``sh:and`` / ``sh:xone`` / ``sh:not``.
 
-Observations.  With ``observations=False`` no focus node that is a SHACL instance of
-``qb:Observation`` is reported: shapes whose only target is ``qb:Observation`` are not run, nor
-the SPARQL constraints of a shape annotated ``kbsh:reportsOn qb:Observation`` (each of their
-results is an observation, reported through the dataset it belongs to); the observations among
-the other shapes' violating focus nodes are dropped, one look-up per violation.  What still
-grows with the observations is the scan of each ``sh:targetSubjectsOf`` /
-``sh:targetObjectsOf`` property that observations also carry (kb:sourceLine,
-sdmx-dimension:refArea, ...): a few microseconds per observation, in the store.
+Observations.  ``observations=False`` validates the graph without the observations' own
+triples (those whose subject is a SHACL instance of ``qb:Observation``; the build checks the
+observation tables with the same rules before they become RDF), without reading them:
+
+- shapes whose only target is ``qb:Observation`` are not run, nor the SPARQL constraints of a
+  shape annotated ``kbsh:reportsOn qb:Observation`` (their results are observations, reported
+  through their dataset);
+- focus nodes of ``sh:targetSubjectsOf`` / ``sh:targetObjectsOf`` come from the triples of
+  typed nodes that are not observations, found from the rdf:type index (nodes without any
+  rdf:type are reached only with ``observations=True``);
+- observations among the other shapes' violating focus nodes are dropped.
+
+What still grows with the observations is one scan of the rdf:type index for the classes in
+use.  ``observations=True`` validates everything, exactly as pySHACL does.
 
 Cost.  Oxigraph evaluates FILTER (NOT) EXISTS and property paths once per row, ~10 µs each;
 the queries therefore test class membership through an OPTIONAL sub-SELECT of the class's
@@ -250,6 +256,8 @@ class Target:
     pattern: str
     """Graph pattern binding ?this to every focus node (observations included)."""
     only_observations: bool
+    parts: tuple[tuple[str, str], ...] = ()
+    """(target kind, SPARQL term) pairs."""
 
 
 @dataclass(frozen=True)
@@ -334,7 +342,8 @@ class _Compiler:
             }[kind] for kind, t in targets]
             self.out.targets[str(s)] = Target(
                 " UNION ".join(f"{{ {p} }}" for p in patterns),
-                all(k == "targetClass" and t == f"<{QB_OBSERVATION}>" for k, t in targets))
+                all(k == "targetClass" and t == f"<{QB_OBSERVATION}>" for k, t in targets),
+                tuple(targets))
             self.shape(s, name, targets)
         return self.out
 
@@ -529,9 +538,9 @@ class _Compiler:
             self.value_check(s, "?this", "BIND(?this AS ?value)", add)
         else:
             # sh:targetSubjectsOf p with sh:path p: every triple ?this p ?value is a focus node
-            # and a value, so the checks on values need not join with the focus nodes
+            # and a value, so with all focus nodes the checks on values need not join with them
             implied = targets == [("targetSubjectsOf", path)]
-            focus = "" if implied else "{FOCUS}"
+            focus = "{IMPLIED}" if implied else "{FOCUS}"
             self.value_check(s, "?value", f"?this {path} ?value .", add, focus)
             self.cardinality(s, path, add, focus)
         for c in g.objects(s, SH + "sparql"):
@@ -551,14 +560,14 @@ class _Compiler:
             f"{focus} {bind} {' '.join(extra)} {binds} FILTER({fails}) }}", flags=flags)
 
     def cardinality(self, s: Term, path: str, add: _Add, focus: str) -> None:
-        """Counting constraints; ``focus`` is empty when each focus node has a value."""
+        """Counting constraints; ``focus`` is ``{IMPLIED}`` when each focus node has a value."""
         g = self.g
         hv = g.one(s, SH + "hasValue")
         if hv is not None:
             add("HasValue", f"SELECT ?this WHERE {{ {{FOCUS}} "
                             f"FILTER NOT EXISTS {{ ?this {path} {_sparql(hv)} }} }}")
         lo, hi = _int(g, s, "minCount"), _int(g, s, "maxCount")
-        if lo == 1 and focus:
+        if lo == 1 and focus == "{FOCUS}":
             add("MinCount", f"SELECT ?this WHERE {{ {{FOCUS}} "
                             f"FILTER NOT EXISTS {{ ?this {path} ?_v }} }}")
         elif lo and lo > 1:
@@ -678,17 +687,85 @@ def _observation_classes(store: ox.Store) -> list[str]:
     return sorted({str(r["c"]) for r in rows} | {f"<{QB_OBSERVATION}>"})
 
 
-def _focus(store: ox.Store, target: Target, cache: dict[str, str | None]) -> str | None:
-    """The focus-node clause of a shape's checks; ``None`` if the shape has no focus node.
+class _Focus:
+    """The focus-node clause of each shape's checks, computed once per target.
 
-    The observations among the focus nodes are not excluded here but from the violations
-    (:func:`run`): a shape's results are per focus node, so that is the same, and it costs a
-    look-up per violation instead of one per focus node of every check."""
-    if target.pattern not in cache:
-        found = _select(store, f"SELECT ?this WHERE {{ {target.pattern} }} LIMIT 1")
-        cache[target.pattern] = (f"{{ SELECT DISTINCT ?this WHERE {{ {target.pattern} }} }}"
-                                 if list(found) else None)
-    return cache[target.pattern]
+    The clause is the target pattern itself, except without observations for shapes targeting
+    the subjects or objects of a property: their focus nodes come from the triples of typed nodes
+    that are not observations (one query for all such properties, so the observations' own
+    triples are never scanned), and are passed as VALUES."""
+
+    def __init__(self, store: ox.Store, compiled: Compiled, observations: bool,
+                 obs_classes: list[str]) -> None:
+        self.store = store
+        self.compiled = compiled
+        self.observations = observations
+        self.obs_classes = obs_classes
+        self.cache: dict[tuple[tuple[str, str], ...], str | None] = {}
+        self._triples: dict[str, list[tuple[Term, Term]]] | None = None
+
+    def clause(self, target: Target) -> str | None:
+        """``None`` when the shape has no focus node."""
+        if target.parts not in self.cache:
+            self.cache[target.parts] = self._clause(target)
+        return self.cache[target.parts]
+
+    def _clause(self, target: Target) -> str | None:
+        inline = f"{{ SELECT DISTINCT ?this WHERE {{ {target.pattern} }} }}"
+        by_property = any(k in ("targetSubjectsOf", "targetObjectsOf") for k, _ in target.parts)
+        if self.observations or not by_property:  # the pattern itself: few nodes, or all
+            found = _select(self.store, f"SELECT ?this WHERE {{ {target.pattern} }} LIMIT 1")
+            return inline if list(found) else None
+        nodes: set[Term] = set()
+        for kind, t in target.parts:
+            if kind == "targetSubjectsOf":
+                nodes.update(s for s, _ in self.triples().get(t, []))
+            elif kind == "targetObjectsOf":
+                nodes.update(o for _, o in self.triples().get(t, []))
+            else:  # other targets of the same shape
+                pattern = (f"?this {INSTANCE} {t}" if kind == "targetClass"
+                           else f"BIND({t} AS ?this)")
+                nodes.update(_terms(_select(
+                    self.store, f"SELECT DISTINCT ?this WHERE {{ {pattern} }}"), "this"))
+        if not nodes:
+            return None
+        if any(isinstance(n, ox.BlankNode) for n in nodes):  # cannot be named in VALUES
+            return inline
+        return "VALUES ?this { " + " ".join(sorted(str(n) for n in nodes)) + " }"
+
+    def triples(self) -> dict[str, list[tuple[Term, Term]]]:
+        """Subject and object of each target property's triples whose subject is typed and not
+        an observation: one scan of the rdf:type index for the classes, then per node."""
+        if self._triples is None:
+            props = sorted({t for target in self.compiled.targets.values()
+                            for kind, t in target.parts
+                            if kind in ("targetSubjectsOf", "targetObjectsOf")})
+            classes = sorted(set(map(str, _terms(_select(
+                self.store, f"SELECT DISTINCT ?c WHERE {{ ?x <{RDF_TYPE}> ?c }}"), "c")))
+                - set(self.obs_classes))
+            self._triples = defaultdict(list)
+            if props and classes:
+                # the LIMIT keeps Oxigraph from starting with the (observation-sized) triples of
+                # the properties: it looks up each typed node's triples instead
+                rows = _select(self.store, (
+                    f"SELECT DISTINCT ?s ?p ?o WHERE {{ {{ SELECT DISTINCT ?s WHERE {{ "
+                    f"VALUES ?k {{ {' '.join(classes)} }} ?s <{RDF_TYPE}> ?k }} LIMIT {1 << 62} }} "
+                    f"?s ?p ?o FILTER(?p IN ({', '.join(props)})) }}"))
+                for r in rows:
+                    subj, obj = r["s"], r["o"]
+                    if isinstance(subj, ox.NamedNode | ox.BlankNode) and isinstance(
+                            obj, ox.NamedNode | ox.BlankNode | ox.Literal):
+                        self._triples[str(r["p"])].append((subj, obj))
+        return self._triples
+
+
+def _terms(rows: ox.QuerySolutions, var: str) -> list[Term]:
+    out: list[Term] = []
+    for r in rows:
+        t = r[var]
+        if isinstance(t, ox.NamedNode | ox.BlankNode | ox.Literal):
+            out.append(t)
+    return out
 
 
 def _observations_among(store: ox.Store, nodes: set[Term], obs_classes: list[str]) -> set[Term]:
@@ -713,15 +790,16 @@ def run(compiled: Compiled, store: ox.Store, *, observations: bool) -> list[Viol
     """Every violation of the compiled shapes in the union of the store's graphs."""
     out: list[Violation] = []
     obs_classes = [] if observations else _observation_classes(store)
-    cache: dict[str, str | None] = {}
+    focus = _Focus(store, compiled, observations, obs_classes)
     for check in compiled.checks:
         target = compiled.targets[check.target]
         if not observations and (target.only_observations or check.observation_only):
             continue
-        focus = _focus(store, target, cache)
-        if focus is None:
+        clause = focus.clause(target)
+        if clause is None:
             continue
-        result = _select(store, check.prefixes + check.query.replace("{FOCUS}", focus))
+        query = check.query.replace("{IMPLIED}", "" if observations else clause)
+        result = _select(store, check.prefixes + query.replace("{FOCUS}", clause))
         names = [v.value for v in result.variables]
         for row in result:
             bound = {n: row[n] for n in names if row[n] is not None}
