@@ -289,7 +289,8 @@ def _framework(store: Any, name: str | None) -> str:
 def rank(
     dimension: Annotated[str | None, typer.Option("--dimension", "-d",
                                                   help="A dimension (name or IRI).")] = None,
-    top: Annotated[int | None, typer.Option("--top", "-n", min=1, help="Show the top N.")] = None,
+    top: Annotated[int | None, typer.Option("--top", "-n", min=1, max=100_000,
+                                            help="Show the top N.")] = None,
     framework: Annotated[str | None, typer.Option(help="The index framework.")] = None,
     wide: Annotated[bool, typer.Option(help="Show every dimension's score beside the total "
                                              "(always included in csv and json).")] = False,
@@ -554,9 +555,12 @@ def analyze(
         help="Another framework: Spearman correlation and largest movers over shared places."
     )] = None,
     sensitivity: Annotated[int, typer.Option(
+        min=0, max=100_000,
         help="Monte Carlo draws over weights and aggregation methods (0: none).")] = 0,
-    seed: Annotated[int, typer.Option(help="Random seed of the Monte Carlo.")] = 0,
-    spread: Annotated[float, typer.Option(help="Weights vary by ± this share.")] = 0.25,
+    seed: Annotated[int, typer.Option(min=0, max=2**32 - 1,
+                                      help="Random seed of the Monte Carlo.")] = 0,
+    spread: Annotated[float, typer.Option(min=0.0, max=1.0,
+                                          help="Weights vary by ± this share.")] = 0.25,
     home: Home = None,
     fmt: Fmt = Format.table,
 ) -> None:

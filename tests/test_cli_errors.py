@@ -55,7 +55,9 @@ def test_unexpected_errors_are_coded_without_a_traceback(
 
 
 @pytest.mark.parametrize("args", [["rank", "--tpo", "3"], ["rank", "--top", "many"],
-                                  ["frobnicate"], ["explain"], ["query", "--format", "xml"]])
+                                  ["frobnicate"], ["explain"], ["query", "--format", "xml"],
+                                  ["rank", "--top", "0"], ["analyze", "coo-2025", "--spread", "7"],
+                                  ["analyze", "coo-2025", "--sensitivity", "-5"]])
 def test_usage_errors_are_coded(args: list[str], real_home: Path,
                                 capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run_main([*args, "--home", str(real_home)], capsys)
