@@ -335,8 +335,10 @@ def isolated_rows(store_path: Path, query: str, bounds: Limits | None = None) ->
     check_query(query)
     request = json.dumps({"store": str(store_path), "query": query, "prefixes": PREFIXES,
                           "max_rows": bounds.max_rows, "memory_mb": bounds.memory_mb})
+    # few malloc arenas: each reserves address space, which counts against the limit
+    env = {**os.environ, "MALLOC_ARENA_MAX": "2"}
     proc = subprocess.Popen([sys.executable, "-I", str(WORKER)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     try:
         out, errtext = proc.communicate(request.encode("utf-8"), timeout=bounds.timeout)
     except subprocess.TimeoutExpired:
