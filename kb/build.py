@@ -153,7 +153,10 @@ def _write(catalog: Catalog, target: BuildDir, small: ox.Store, bulk: QuadFile,
 
 def _release_memory() -> None:
     """Give the tables' memory back to the system before the bulk load needs its own."""
+    import pyarrow as pa
+
     gc.collect()
+    pa.default_memory_pool().release_unused()
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
