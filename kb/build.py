@@ -3,14 +3,15 @@
     load (every problem collected, coded) ─▶ compare with the current build (a build that
     removes a source, framework, dimension or dataset needs ``allow_removal``)
     ─▶ [write lock, staging directory]
-    ─▶ RDF: small statements kept as text, observations streamed to one N-Quads file in
-       bounded chunks; the columnar copy written straight from the loaded tables
+    ─▶ RDF: small statements kept as text, observations streamed to N-Quads files in bounded
+       chunks; the columnar copy written straight from the loaded tables
     ─▶ scoring runs computed before anything is loaded (the plan from an in-memory graph of
        the small statements, the numbers from the tables, the results checked set-wise) and
        appended to the same file
     ─▶ SHACL on that in-memory graph: everything but bulk observations, which were checked
        set-wise as tables (``kb check --full`` runs SHACL on the whole graph)
-    ─▶ one Oxigraph bulk load ─▶ manifest ─▶ publish (rename, swap ``current``).
+    ─▶ Oxigraph's bulk load, file by file (its memory is bounded by one file, not by the
+       build) ─▶ manifest ─▶ publish (rename, swap ``current``).
 
 Any failure, a kill at any moment, or a second concurrent writer leaves the published build
 as it was (see :mod:`kb.store`).
@@ -228,8 +229,7 @@ def build(
         def keep_small(text: str) -> None:
             small.bulk_load(text.encode("utf-8"), ox.RdfFormat.N_QUADS)
 
-        bulk_path = target.path / "load.nq"
-        with QuadFile(bulk_path, echo=keep_small) as bulk:
+        with QuadFile(target.path, echo=keep_small) as bulk:
             observations, runs = _write(catalog, target, small, bulk, run_scoring, say, lap)
             quads = bulk.count
         del catalog
@@ -246,8 +246,9 @@ def build(
         store = open_store(target, write=True)
         store.bulk_load(path=str(ontology_path()), format=ox.RdfFormat.TURTLE,
                         to_graph=ox.NamedNode(ns.graph_ontology()))
-        store.bulk_load(path=str(bulk_path), format=ox.RdfFormat.N_QUADS)
-        bulk_path.unlink()
+        for chunk in bulk.files:
+            store.bulk_load(path=str(chunk), format=ox.RdfFormat.N_QUADS)
+            chunk.unlink()
         lap("store")
 
         say("publish")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeAlias
+from typing import BinaryIO, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -84,17 +84,37 @@ class QuadSink:
 
 
 class QuadFile:
-    """Writes N-Quads straight to a file, so that bulk tables are never held whole.
+    """Writes N-Quads straight to files, so that bulk tables are never held whole.
 
     Column-wise lines arrive as Arrow string arrays, whose data buffer already is the text of
     all the lines one after another: it is written as it is, without a Python string per line.
+    A new file is started every ``chunk_quads`` statements (between two writes): Oxigraph's
+    bulk loader holds a whole input in memory while it sorts it, so loading the files one by
+    one keeps the memory of a build flat in the number of observations.
     """
 
-    def __init__(self, path: Path, *, echo: Callable[[str], None] | None = None) -> None:
-        self.path = path
-        self._fh = path.open("wb")
+    def __init__(self, folder: Path, *, chunk_quads: int = 500_000,
+                 echo: Callable[[str], None] | None = None) -> None:
+        self.folder = folder
+        self.chunk_quads = chunk_quads
+        self.files: list[Path] = []
         self.count = 0
+        self._in_file = 0
         self._echo = echo
+        self._fh = self._next()
+
+    def _next(self) -> BinaryIO:
+        path = self.folder / f"load-{len(self.files):05d}.nq"
+        self.files.append(path)
+        self._in_file = 0
+        return path.open("wb")
+
+    def _counted(self, quads: int) -> None:
+        self.count += quads
+        self._in_file += quads
+        if self._in_file >= self.chunk_quads:
+            self._fh.close()
+            self._fh = self._next()
 
     def extend_lines(self, lines: Lines) -> None:
         """Write pre-formatted lines (each ending in ``.\\n``)."""
@@ -106,12 +126,12 @@ class QuadFile:
         data = arr.buffers()[2]
         assert data is not None
         self._fh.write(memoryview(data)[int(offsets[0]):int(offsets[-1])])
-        self.count += len(arr)
+        self._counted(len(arr))
 
     def write_text(self, text: str, quads: int) -> None:
         """Write the small statements of a graph as text (also given to ``echo``)."""
         self._fh.write(text.encode("utf-8"))
-        self.count += quads
+        self._counted(quads)
         if self._echo is not None:
             self._echo(text)
 
