@@ -27,9 +27,14 @@ _EXIT_BY_PREFIX = {"KB00": EXIT_DATA, "KB01": EXIT_DATA, "KB02": EXIT_DATA, "KB0
                    "KB07": EXIT_INTERNAL}
 
 
+_EXIT_BY_CODE = {"KB044": EXIT_DATA, "KB045": EXIT_DATA}
+"""Codes whose exit status differs from their group's: a build that would shrink, or that has
+nothing to build, is a problem of the input data; the store is unchanged."""
+
+
 def exit_code(code: str) -> int:
     """The exit code of the command line for an error code."""
-    return _EXIT_BY_PREFIX.get(code[:4], EXIT_USAGE)
+    return _EXIT_BY_CODE.get(code) or _EXIT_BY_PREFIX.get(code[:4], EXIT_USAGE)
 
 
 def markdown() -> str:

@@ -150,9 +150,12 @@ EXAMPLES: dict[str, str] = {
     "KB030": "obs/coo-2025/inputs/shenzhen/gdp: exactly one sdmx-measure:obsValue expected",
     "KB040": "no knowledge base at /home/me/.citykb; run `kb build` first (or set CITYKB_HOME)",
     "KB041": "/home/me/.citykb/current/oxigraph is in use by another process",
-    "KB042": "another process (pid 4242) is writing /home/me/.citykb",
-    "KB043": "could not write /home/me/.citykb/builds/…: No space left on device",
-    "KB044": "the new build drops source 'dei2020'; rebuild with --allow-removal",
+    "KB042": "/home/me/.citykb is being written by process 4242 since 2026-12-01T10:00:00; "
+             "try again when it has finished",
+    "KB043": "writing the new build under /home/me/.citykb failed: the disk is full; nothing "
+             "was published and the previous knowledge base is unchanged",
+    "KB044": "data: this build would remove sources: dei2020. If that is intended, build "
+             "again with --allow-removal",
     "KB045": "data/ declares no source",
     "KB050": "no place named '东不' — did you mean: 广东, 东部?",
     "KB051": "parameter top must be an integer from 1 to 10000, got '0'",

@@ -151,6 +151,8 @@ def import_file(path: Path, home: Path) -> BuildDir:
     if fmt is None:
         raise KbError("KB051", f"{path}: import reads TriG (.trig) or N-Quads (.nq), which keep "
                       "the named graphs")
+    if not path.is_file():
+        raise KbError("KB001", f"{path}: no such file to import")
     with staging(home, new_build_id("-import")) as target:
         store = open_store(target, write=True)
         try:
