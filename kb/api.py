@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,7 +17,7 @@ import pyoxigraph as ox
 from kb import graphs, queries
 from kb.explain import Step
 from kb.explain import explain as _explain
-from kb.resolve import resolve
+from kb.resolve import Resolver, names_cache, resolve
 from kb.sparql import limits, run_isolated
 from kb.store import BuildDir, Reader, open_store
 
@@ -37,6 +37,8 @@ class KnowledgeBase:
     build: BuildDir
     store: ox.Store
     reader: Reader | None = None
+    names: dict[tuple[str, str | None], Resolver] = field(default_factory=dict, repr=False)
+    """The names of places, frameworks and their nodes, read once (the build never changes)."""
 
     def newer(self) -> str | None:
         """The id of a build published since this one was opened, or None."""
@@ -69,7 +71,8 @@ class KnowledgeBase:
     def query(self, name: str, /, **params: object) -> pd.DataFrame:
         """A named query from queries/ with its parameters (names are resolved to IRIs); at
         most ``$CITYKB_QUERY_MAX_ROWS`` rows, a cut reported in ``attrs["truncated"]``."""
-        return queries.get(name).run(self.store, {k: str(v) for k, v in params.items()})
+        with names_cache(self.names):
+            return queries.get(name).run(self.store, {k: str(v) for k, v in params.items()})
 
     def queries(self) -> pd.DataFrame:
         """The named queries: name, title, parameters."""
@@ -79,17 +82,19 @@ class KnowledgeBase:
 
     def explain(self, place: str, concept: str | None = None) -> Step:
         """How a score was made; renders as a tree (rich) and has ``to_frame()``."""
-        return _explain(self.store, place, concept)
+        with names_cache(self.names):
+            return _explain(self.store, place, concept)
 
     def rank(self, framework: str | None = None, dimension: str | None = None,
              top: int | None = None, weights: str | None = None) -> pd.DataFrame:
         """A computed ranking: a framework's total with every dimension, or one dimension."""
         from kb.ranking import ranking, scored_frameworks
 
-        fw = resolve(self.store, "framework", framework) if framework else \
-            scored_frameworks(self.store)[0]
-        dim = resolve(self.store, "dimension", dimension, fw) if dimension else None
-        return ranking(self.store, self.build, fw, dim, top, weights)
+        with names_cache(self.names):
+            fw = resolve(self.store, "framework", framework) if framework else \
+                scored_frameworks(self.store)[0]
+            dim = resolve(self.store, "dimension", dimension, fw) if dimension else None
+            return ranking(self.store, self.build, fw, dim, top, weights)
 
     def compare(self, a: str, b: str) -> pd.DataFrame:
         """Two indices side by side over their shared cities: scores and ranks; the Spearman

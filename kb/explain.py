@@ -17,7 +17,7 @@ import pyoxigraph as ox
 from kb import namespaces as ns
 from kb import queries
 from kb.errors import KbError
-from kb.resolve import Resolver, resolve
+from kb.resolve import resolve, resolver
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -265,8 +265,8 @@ def _scored_place(store: ox.Store, place: str, framework: str) -> str:
     province), the one the index scores; a city if it scores both or neither."""
     from kb.sparql import select
 
-    resolver = Resolver.load(store, "place")
-    found = resolver.candidates(place)
+    names = resolver(store, "place")
+    found = names.candidates(place)
     if len(found) > 1:
         query = ("SELECT ?x ?fw WHERE { ?o sdmx-dimension:refArea ?x ; qb:dataSet ?ds . "
                  "?ds kb:framework ?fw } LIMIT 1")
@@ -274,7 +274,7 @@ def _scored_place(store: ox.Store, place: str, framework: str) -> str:
         scored = {x for x in found if select(store, query, {"x": ox.NamedNode(x), "fw": fw})}
         if len(scored) == 1:
             return scored.pop()
-    return resolver.resolve(place)
+    return names.resolve(place)
 
 
 def _scored(store: ox.Store, framework: str) -> bool:

@@ -173,9 +173,17 @@ def parse_header(name: str, path: Path) -> NamedQuery:
 
 
 def catalog(folder: Path | None = None) -> dict[str, NamedQuery]:
-    """All named queries, by file stem."""
+    """All named queries, by file stem (read again only when a file changes)."""
     folder = folder or paths.queries_dir()
-    return {p.stem: parse_header(p.stem, p) for p in sorted(folder.glob("*.rq"))}
+    files = sorted(folder.glob("*.rq"))
+    key = (str(folder), tuple((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in files))
+    if key not in _CATALOGS:
+        _CATALOGS.clear()
+        _CATALOGS[key] = {f.stem: parse_header(f.stem, f) for f in files}
+    return _CATALOGS[key]
+
+
+_CATALOGS: dict[tuple[str, tuple[tuple[str, int, int], ...]], dict[str, NamedQuery]] = {}
 
 
 def get(name: str, folder: Path | None = None) -> NamedQuery:

@@ -10,9 +10,12 @@ the typed slug of the other.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import difflib
 import unicodedata
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pyoxigraph as ox
@@ -54,8 +57,8 @@ _SUFFIXES = ("特别行政区", "维吾尔自治区", "壮族自治区", "回族
 
 LABELS = """
 SELECT ?x ?label ?cls %s WHERE {
+  VALUES ?cls { %s }
   ?x a ?cls .
-  FILTER (?cls IN (%s))
   OPTIONAL { { ?x skos:prefLabel ?label } UNION { ?x skos:altLabel ?label } }
   %s
 }
@@ -100,7 +103,7 @@ class Resolver:
     def load(cls, store: ox.Store, kind: str, framework: str | None = None) -> Resolver:
         if kind not in KINDS:
             raise KbError("KB051", f"unknown kind of name {kind!r}")
-        classes = ", ".join(f"kb:{c}" for c in KINDS[kind])
+        classes = " ".join(f"kb:{c}" for c in KINDS[kind])
         scoped = kind in SCOPED and framework is not None
         scope = "?x skos:inScheme ?fw ." if scoped else ""
         bindings = {"fw": ox.NamedNode(framework)} if scope and framework else None
@@ -169,19 +172,45 @@ class Resolver:
                       + "; give one of these")
 
 
+_NAMES: contextvars.ContextVar[dict[tuple[str, str | None], Resolver] | None] = (
+    contextvars.ContextVar("citykb_names", default=None))
+
+
+@contextlib.contextmanager
+def names_cache(cache: dict[tuple[str, str | None], Resolver]) -> Iterator[None]:
+    """Within the block, the names of each kind are read from the store once and kept in
+    ``cache`` (for one opened build, which never changes: see ``kb.open``)."""
+    token = _NAMES.set(cache)
+    try:
+        yield
+    finally:
+        _NAMES.reset(token)
+
+
+def resolver(store: ox.Store, kind: str, framework: str | None = None) -> Resolver:
+    """The names of one kind, from the cache of :func:`names_cache` if one is active."""
+    cache = _NAMES.get()
+    if cache is None:
+        return Resolver.load(store, kind, framework)
+    key = (kind, framework)
+    if key not in cache:
+        cache[key] = Resolver.load(store, kind, framework)
+    return cache[key]
+
+
 def resolve(store: ox.Store, kind: str, name: str, framework: str | None = None) -> str:
     """Resolve one name of ``kind`` (see :data:`KINDS`). An IRI of a thing of that kind is
     checked with one lookup instead of reading every name."""
     if kind in KINDS and name.startswith(ns.ID) and _is_a(store, name, kind, framework):
         return name
-    return Resolver.load(store, kind, framework).resolve(name)
+    return resolver(store, kind, framework).resolve(name)
 
 
 def _is_a(store: ox.Store, iri: str, kind: str, framework: str | None) -> bool:
-    classes = ", ".join(f"kb:{c}" for c in KINDS[kind])
+    classes = " ".join(f"kb:{c}" for c in KINDS[kind])
     scoped = kind in SCOPED and framework is not None
-    query = (f"SELECT ?x {'?fw' if scoped else ''} WHERE {{ ?x a ?cls "
-             f"FILTER (?cls IN ({classes})) {'?x skos:inScheme ?fw' if scoped else ''} }} LIMIT 1")
+    query = (f"SELECT ?x {'?fw' if scoped else ''} WHERE {{ VALUES ?cls {{ {classes} }} "
+             f"?x a ?cls {'. ?x skos:inScheme ?fw' if scoped else ''} }} LIMIT 1")
     try:
         bindings = {"x": ox.NamedNode(iri)}
     except ValueError:
