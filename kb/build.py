@@ -56,7 +56,8 @@ from kb.triples import build_rdf
 from kb.validate import check_shapes, ontology_path
 
 Progress = Callable[[str], None]
-STAGES = ("load", "compare", "rdf", "score", "store", "validate", "publish")
+STAGES = ("load", "compare", "rdf", "score", "validate", "store", "publish")
+"""The stages of a build, in the order they run (progress counts them)."""
 
 
 @dataclass

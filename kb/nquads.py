@@ -181,8 +181,7 @@ def per_unique(values: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pa.Ar
     that repeat a few values many times (places, tables, rank points)."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     done = as_arrow(fn(pd.Series(uniques)))
-    out = done.take(pa.array(codes, mask=codes < 0))
-    return out
+    return done.take(pa.array(codes, mask=codes < 0))
 
 
 def iri_column(values: Lines) -> pa.Array:
@@ -203,10 +202,3 @@ def integer_column(values: pd.Series) -> pa.Array:
     """Format an integer column (nullable) as xsd:integer terms; missing values give null."""
     ints = pa.array(values.astype("Int64"), type=pa.int64())
     return join('"', ints.cast(pa.string()), f'"^^<{XSD}integer>')
-
-
-def string_column(values: pd.Series) -> pa.Array:
-    """Format a text column as plain literals; empty and missing values give null."""
-    clean = values.astype("object").where(values.notna() & values.ne(""), None)
-    return join('"', pa.array(clean.map(lambda v: v.translate(_ESCAPES), na_action="ignore"),
-                              type=pa.string()), '"')

@@ -261,7 +261,7 @@ def staging(home: Path, build_id: str) -> Iterator[BuildDir]:
             _point_current(layout, final)
         except BaseException as exc:
             shutil.rmtree(tmp.path, ignore_errors=True)
-            if isinstance(exc, OSError) and not isinstance(exc, KbError):
+            if isinstance(exc, OSError):
                 raise _write_error(home, exc) from exc
             raise
         prune(home)

@@ -71,11 +71,6 @@ class Built:
 
     structure: dict[str, str]
     observations: pd.DataFrame
-    bulk_quads: int = 0
-
-    @property
-    def quad_count(self) -> int:
-        return sum(t.count(" .\n") for t in self.structure.values()) + self.bulk_quads
 
 
 CHUNK_ROWS = 100_000
@@ -87,7 +82,6 @@ def build_rdf(catalog: Catalog, bulk: QuadFile) -> Built:
     graphs: dict[str, str] = {}
     frames: list[pd.DataFrame] = []
     named_sources: set[str] = set()
-    before = bulk.count
     for pkg in catalog.sources:
         g = ns.graph_source(pkg.meta.id)
         sink = QuadSink()
@@ -102,7 +96,7 @@ def build_rdf(catalog: Catalog, bulk: QuadFile) -> Built:
         _errata(sink, pkg, iri(g))
         graphs[g] = sink.text()
     obs = pd.concat(frames, ignore_index=True) if frames else empty_observations()
-    return Built(graphs, obs, bulk.count - before)
+    return Built(graphs, obs)
 
 
 @dataclass
@@ -377,7 +371,7 @@ def _observation_table(
     sink.add(iri(d), P(ns.DCTERMS, "title"), lit(title, lang="en"), g)
     _tables(out, pkg, df["table"], table_label)
 
-    place_iri = per_unique(df["place"], lambda u: ns.ID + u.str.replace(":", "/", n=1))
+    place_iri = per_unique(df["place"], lambda u: u.map(ns.place_ref))
     slug = per_unique(df["place"], _place_slug)
     periods = df["period"].where(df["period"] != "", period)
     suffix = per_unique(df["period"], lambda u: ("/" + u).where(u != "", ""))
