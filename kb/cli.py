@@ -70,11 +70,18 @@ Fmt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 T = TypeVar("T")
 
 
-def current_build(home: Path | None) -> Any:
-    """The current build (kb.store, and pandas with it, imported only when a command runs)."""
-    from kb.store import current_build as current
+_READERS: list[Any] = []
+"""The builds this command reads, held until it exits so that no build removes them."""
 
-    return current(home)
+
+def current_build(home: Path | None) -> Any:
+    """The current build, held for the rest of the command like ``kb.open()`` holds it
+    (kb.store imported only when a command runs)."""
+    from kb.store import Reader
+
+    reader = Reader(home)
+    _READERS.append(reader)
+    return reader.build
 
 
 def open_store(build: Any, *, write: bool = False) -> Any:
