@@ -114,7 +114,7 @@ def test_every_registered_method_is_in_the_ontology() -> None:
     onto = load_turtle(ontology_path())
     kb_method = rdflib.URIRef(ns.KB + "Method")
     declared = {str(s) for s in onto.subjects(rdflib.RDF.type, kb_method)}
-    for kind in ("normalise", "aggregate", "impute", "classify"):
+    for kind in ("normalise", "aggregate", "impute", "classify", "treat", "screen"):
         for name in methods.names(kind):
             m = methods.get(kind, name)
             assert m.iri in declared, m.iri
