@@ -542,17 +542,42 @@ def score(
     framework: Annotated[str, typer.Argument(help="The index framework (name, slug or IRI).")],
     weights: Annotated[str | None, typer.Option(
         help="Score with a named weight set instead of the declared weights.")] = None,
+    direction: Annotated[list[str] | None, typer.Option(
+        help="NODE=1 or NODE=-1: this node's direction for this run (repeatable).")] = None,
+    weight: Annotated[list[str] | None, typer.Option(
+        help="NODE=W: this node's weight for this run (repeatable).")] = None,
     home: Home = None,
 ) -> None:
-    """Score a framework again on the current knowledge base (e.g. with another weight set);
-    the run is recorded beside the others."""
+    """Score a framework again on the current knowledge base (e.g. with another weight set,
+    or with directions and weights changed for this run); the run is recorded beside the
+    others."""
     from kb.build import rescore
 
     def body() -> None:
-        result = rescore(home, framework, weights)
+        dirs = {k: int(_override(k, v, "direction", (-1, 1)))
+                for k, v in (s.partition("=")[::2] for s in direction or [])}
+        ws = {k: _override(k, v, "weight", None) for k, v in
+              (s.partition("=")[::2] for s in weight or [])}
+        result = rescore(home, framework, weights, directions=dirs, weights=ws)
         console.print(f"scoring run {result.run}: {len(result.scores):,} values")
 
     _guard(body)
+
+
+def _override(node: str, value: str, what: str, allowed: tuple[int, ...] | None) -> float:
+    """One ``NODE=VALUE`` of ``kb score --direction/--weight``; KB058 when malformed."""
+    from kb.errors import KbError
+
+    try:
+        v = float(value)
+    except ValueError:
+        v = float("nan")
+    bad_value = v not in allowed if allowed is not None else v < 0
+    if not node or v != v or bad_value:
+        raise KbError("KB058", f"--{what} takes NODE=VALUE"
+                      f"{' with VALUE 1 or -1' if allowed else ' with a weight ≥ 0'}, "
+                      f"not {node}={value}")
+    return v
 
 
 @app.command()

@@ -3,9 +3,9 @@
 raw values → denomination → imputation → unit screening → outlier treatment → direction →
 normalisation → aggregation level by level → ranks (COINr's order of steps).
 
-Raw values may carry a ``period`` column (a panel): each place-period is then a unit of its
-own, ranks are within a period, and normalisation statistics are taken over all periods at
-once (goalposts fixed across years, COINr's ``global = TRUE``).
+A panel run (``panel=True``) takes raw values with a ``period`` column: each place-period is
+a unit of its own, ranks are within a period, and normalisation statistics are taken over all
+periods at once (goalposts fixed across years, COINr's ``global = TRUE``).
 
 Each stage's values are returned separately (nothing is overwritten) with the links from each
 value to the values it was computed from, so the caller can record them as observations with
@@ -180,10 +180,12 @@ PERIOD_SEP = "\x1f"
 """Joins a place and a period into the unit of a panel run."""
 
 
-def run(config: Config, raw: pd.DataFrame, places: pd.DataFrame | None = None) -> Result:
-    """Score ``raw`` (columns place, concept, value and optionally period; concepts are the
-    input nodes). ``places``: unit attributes indexed by place (province, region …), joined
-    with those the configuration declares."""
+def run(config: Config, raw: pd.DataFrame, places: pd.DataFrame | None = None, *,
+        panel: bool = False) -> Result:
+    """Score ``raw`` (columns place, concept, value; concepts are the input nodes).
+    ``places``: unit attributes indexed by place (province, region …), joined with those the
+    configuration declares. ``panel``: ``raw`` has a ``period`` column and each place-period
+    is a unit (see the module's description)."""
     import networkx as nx
 
     by_id = {n.id: n for n in config.nodes}
@@ -192,7 +194,8 @@ def run(config: Config, raw: pd.DataFrame, places: pd.DataFrame | None = None) -
     if (concept <= 0).any():
         bad = sorted(set(raw["concept"][concept <= 0]))[:5]
         raise KbError("KB021", f"inputs for nodes not in the framework: {bad}")
-    panel = "period" in raw.columns and bool(raw["period"].notna().any())
+    if panel and ("period" not in raw.columns or raw["period"].isna().any()):
+        raise KbError("KB026", "a panel run needs a period for every value")
     unit = (raw["place"].astype(str) + PERIOD_SEP + raw["period"].astype(str) if panel
             else raw["place"])
     place_codes, place_names = pd.factorize(unit, sort=True)
