@@ -473,6 +473,39 @@ def errors_cmd(
     _guard(body)
 
 
+# --- scoring methods (the composite-indicator workflow) ----------------------------------
+
+@app.command("methods")
+def methods_cmd(
+    markdown: Annotated[bool, typer.Option(
+        "--markdown", help="Print the method reference as Markdown (docs/methods.md).")] = False,
+    fmt: Fmt = Format.table,
+) -> None:
+    """Every scoring method: its family, parameters, COINr equivalent and formula."""
+
+    def body() -> None:
+        from kb.methods.reference import markdown as render
+
+        if markdown:
+            sys.stdout.write(render())
+            return
+        import pandas as pd
+
+        from kb import methods
+        from kb.methods.reference import KINDS
+
+        rows = []
+        for kind, _, _ in KINDS:
+            for name in methods.names(kind):
+                m = methods.get(kind, name)
+                rows.append({"family": kind, "method": name, "coinr": m.coinr,
+                             "parameters": ", ".join(p.name for p in m.params),
+                             "formula": m.formula})
+        emit(pd.DataFrame(rows), fmt, title="scoring methods")
+
+    _guard(body)
+
+
 @app.command()
 def check(
     home: Home = None,

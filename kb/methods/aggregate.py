@@ -66,7 +66,8 @@ def amean(children: pd.DataFrame) -> pd.Series:
     creates or breaks ties in the ranks.)"""
     f, starts, sizes = _groups(children)
     w = f["weight"].to_numpy(dtype="float64")
-    w = w / np.repeat(_ldsum(w, starts), sizes)
+    with np.errstate(invalid="ignore", divide="ignore"):  # all weights 0: missing
+        w = w / np.repeat(_ldsum(w, starts), sizes)
     return pd.Series(_ldsum(w * f["value"].to_numpy(dtype="float64"), starts),
                      index=_index(f, starts))
 

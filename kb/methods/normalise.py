@@ -113,7 +113,9 @@ def dist2targ(df: pd.DataFrame, target: float, cap: bool = False) -> pd.Series:
 def dist2ref(df: pd.DataFrame, ref: str, cap: bool = False) -> pd.Series:
     """Distance to a reference place's value (its id, e.g. ``country:aut``):
     ``1 − (x_ref − x)/(x_ref − min)``; ``cap``: scores above 1 become 1."""
-    at = df[df["place"].astype(str) == ref]
+    from kb.namespaces import place_ref
+
+    at = df[df["place"].astype(str).isin([ref, place_ref(ref)])]
     if at.empty:
         raise KbError("KB121", f"dist2ref: the reference place {ref!r} has no values")
     xref = df["concept"].map(at.set_index("concept")["value"])
