@@ -507,6 +507,47 @@ def methods_cmd(
 
 
 @app.command()
+def sensitivity(
+    framework: Annotated[str, typer.Argument(help="The index framework (name, slug or IRI).")],
+    n: Annotated[int, typer.Option("--n", min=2, max=100_000,
+                                   help="Saltelli base sample size N (N·(k+2) runs).")] = 64,
+    seed: Annotated[int, typer.Option(min=0, max=2**32 - 1, help="Random seed.")] = 0,
+    spread: Annotated[float, typer.Option(
+        min=0.0, max=1.0, help="Each top-level weight varies by ± this share.")] = 0.25,
+    home: Home = None,
+    fmt: Fmt = Format.table,
+) -> None:
+    """Uncertainty and variance-based sensitivity (Sobol' first-order and total indices) of
+    an index's ranks over its top-level weights and its aggregation method."""
+    from rich.progress import Progress
+
+    from kb import sensitivity as sa
+    from kb.resolve import resolve
+    from kb.scoring import _attributes_needed, load_plan
+    from kb.store import read_observations
+
+    def body() -> None:
+        b = current_build(home)
+        store = open_store(b)
+        fw = resolve(store, "framework", framework)
+        plan = load_plan(store, fw)
+        raw = read_observations(b, dataset=plan.inputs)
+        factors = sa.default_factors(plan.config, spread)
+        with Progress(console=err, transient=True) as bar:
+            task = bar.add_task("Sobol runs", total=n * (len(factors) + 2))
+            result = sa.analyse(plan.config, raw, factors, n=n, seed=seed,
+                                places=_attributes_needed(plan.config, store),
+                                progress=lambda i, _t: bar.update(task, completed=i))
+        emit(result.ranks.reset_index(names="place").assign(
+            place=lambda d: d["place"].map(ns_local)), fmt,
+            title=f"rank uncertainty ({result.runs} runs, N={n}, seed {seed})")
+        emit(result.indices.round(4).reset_index(), fmt,
+             title="Sobol' indices of the mean absolute rank shift")
+
+    _guard(body)
+
+
+@app.command()
 def check(
     home: Home = None,
     fmt: Fmt = Format.table,
