@@ -89,8 +89,10 @@ def hmean(children: pd.DataFrame) -> pd.Series:
     if (children["value"] == 0).any():
         raise KbError("KB051", "the harmonic mean needs non-zero values; normalise onto a "
                       "range without 0 (e.g. minmax with low=1)")
-    f = children.assign(wdx=children["weight"] / children["value"])
-    return xsum(f, "weight") / xsum(f, "wdx")
+    f, starts, _ = _groups(children)
+    w = f["weight"].to_numpy(dtype="float64")
+    x = f["value"].to_numpy(dtype="float64")
+    return pd.Series(_ldsum(w, starts) / _ldsum(w / x, starts), index=_index(f, starts))
 
 
 @register("aggregate", "genmean", coinr="a_genmean", aliases=("power-mean",),
@@ -100,13 +102,14 @@ def genmean(children: pd.DataFrame, p: float) -> pd.Series:
     arithmetic mean, ``p = −1`` the harmonic; ``p = 0`` is the geometric mean (use gmean)."""
     if p == 0:
         raise KbError("KB121", "genmean: p = 0 is the geometric mean; use gmean")
-    x = children["value"].to_numpy(dtype="float64")
-    if p < 0 and (x <= 0).any():
+    if p < 0 and (children["value"] <= 0).any():
         raise KbError("KB051", "genmean with a negative p needs positive values")
+    f, starts, _ = _groups(children)
+    x = f["value"].to_numpy(dtype="float64")
+    w = f["weight"].to_numpy(dtype="float64")
     xp = x * x if p == 2 else np.power(x, p)
-    f = children.assign(wxp=children["weight"].to_numpy(dtype="float64") * xp)
-    ratio = (xsum(f, "wxp") / xsum(f, "weight")).to_numpy()
-    return pd.Series(np.power(ratio, 1 / p), index=xsum(f, "weight").index)
+    ratio = _ldsum(w * xp, starts) / _ldsum(w, starts)
+    return pd.Series(np.power(ratio, 1 / p), index=_index(f, starts))
 
 
 @register("aggregate", "median", formula="median of the xᵢ (weights ignored)")

@@ -58,8 +58,8 @@ def unit_groups(df: pd.DataFrame, attributes: pd.DataFrame, group: str) -> pd.Se
 def _by_group(df: pd.DataFrame, attributes: pd.DataFrame, group: str, fallback: str,
               stat: str) -> pd.Series:
     g = unit_groups(df, attributes, group)
-    key = codes_of(pd.MultiIndex.from_arrays([df["concept"].astype(str),
-                                              g.astype(str).where(g.notna(), "")]))
+    key = pd.DataFrame({"c": df["concept"].to_numpy(), "g": pd.factorize(g)[0]}).groupby(
+        ["c", "g"], sort=False).ngroup().to_numpy()
     if stat == "mean":
         by_group = pd.Series(per_row(group_mean(df["value"], key), key), index=df.index)
     else:

@@ -37,10 +37,12 @@ def availability(df: pd.DataFrame, min_available: float = 2 / 3,
     ``include``/``exclude``: place ids kept or dropped whatever their data (COINr's
     ``Force``)."""
     v = df["value"].to_numpy(dtype="float64")
-    place = df["place"].to_numpy()
-    missing = pd.Series(np.isnan(v)).groupby(place, sort=True).sum()
-    zeros = pd.Series(v == 0).groupby(place, sort=True).sum()
-    total = pd.Series(v).groupby(place, sort=True).size()
+    codes, names = pd.factorize(df["place"], sort=True)
+    k = len(names)
+    index = pd.Index(names)
+    missing = pd.Series(np.bincount(codes, np.isnan(v), k), index=index)
+    zeros = pd.Series(np.bincount(codes, v == 0, k), index=index)
+    total = pd.Series(np.bincount(codes, minlength=k).astype(np.float64), index=index)
     avail = 1 - missing / total
     with np.errstate(invalid="ignore", divide="ignore"):
         nonzero = 1 - zeros / (total - missing)
