@@ -78,9 +78,10 @@ def gmean(children: pd.DataFrame) -> pd.Series:
     if (children["value"] <= 0).any():
         raise KbError("KB051", "the geometric mean needs positive values; normalise onto a "
                       "positive range (e.g. minmax with low=1)")
-    f = children.assign(wlx=children["weight"] * np.log(children["value"]))
-    ratio = xsum(f, "wlx") / xsum(f, "weight")
-    return pd.Series(np.exp(ratio.to_numpy()), index=ratio.index)
+    f, starts, _ = _groups(children)
+    w = f["weight"].to_numpy(dtype="float64")
+    ratio = _ldsum(w * np.log(f["value"].to_numpy(dtype="float64")), starts) / _ldsum(w, starts)
+    return pd.Series(np.exp(ratio), index=_index(f, starts))
 
 
 @register("aggregate", "hmean", coinr="a_hmean", formula="Σ wᵢ / Σ (wᵢ / xᵢ)")
