@@ -154,6 +154,17 @@ def _write(catalog: Catalog, target: BuildDir, small: ox.Store, bulk: QuadFile,
     return len(built.observations), runs
 
 
+def _ontology_nquads() -> str:
+    """The ontology (and shapes) as N-Quads in its graph: loaded with everything else, so
+    that the store is made by one bulk load."""
+    graph = ox.NamedNode(ns.graph_ontology())
+    quads = (ox.Quad(t.subject, t.predicate, t.object, graph)
+             for t in ox.parse(path=str(ontology_path()), format=ox.RdfFormat.TURTLE))
+    text = ox.serialize(quads, format=ox.RdfFormat.N_QUADS)
+    assert text is not None  # no output file given: the bytes are returned
+    return text.decode("utf-8")
+
+
 def bulk_chunk() -> int:
     """Statements per bulk-load file: ``$CITYKB_BULK_CHUNK``; by default (or 0) one file.
 
@@ -243,13 +254,13 @@ def build(
         # The small statements (everything but bulk observations) also go to an in-memory
         # graph: scoring reads its plan there, and the shapes are checked there.
         small = ox.Store()
-        small.bulk_load(path=str(ontology_path()), format=ox.RdfFormat.TURTLE,
-                        to_graph=ox.NamedNode(ns.graph_ontology()))
 
         def keep_small(text: str) -> None:
             small.bulk_load(text.encode("utf-8"), ox.RdfFormat.N_QUADS)
 
         with QuadFile(target.path, chunk_quads=bulk_chunk(), echo=keep_small) as bulk:
+            ontology = _ontology_nquads()
+            bulk.write_text(ontology, ontology.count(" .\n"))
             observations, runs = _write(catalog, target, small, bulk, run_scoring, say, lap)
             quads = bulk.count
         del catalog
@@ -264,9 +275,7 @@ def build(
 
         say("store")
         store = open_store(target, write=True)
-        store.bulk_load(path=str(ontology_path()), format=ox.RdfFormat.TURTLE,
-                        to_graph=ox.NamedNode(ns.graph_ontology()))
-        for chunk in bulk.files:
+        for chunk in bulk.files:  # one file, unless $CITYKB_BULK_CHUNK asks for several
             store.bulk_load(path=str(chunk), format=ox.RdfFormat.N_QUADS)
             chunk.unlink()
         lap("store")
