@@ -111,6 +111,10 @@ CATALOGUE: dict[str, ErrorType] = {
                   "The command line is malformed: an unknown command or option, a missing "
                   "argument, or an option value of the wrong type."),
         ErrorType("KB060", "no-scores", "No scoring run exists for the framework."),
+        # KB140-KB159: questions of the reports (statements, statistics, ranks)
+        ErrorType("KB140", "unknown-statement",
+                  "kb check --statement names no statement of any report; `kb query "
+                  "statements --param report=R` lists a report's statements."),
         ErrorType("KB070", "internal-error",
                   "An unexpected error inside citykb (a bug): please report it with the "
                   "command; CITYKB_DEBUG=1 shows the traceback."),
@@ -170,6 +174,8 @@ EXAMPLES: dict[str, str] = {
     "KB057": "the query process ended with signal 9 and no answer",
     "KB058": "no such option: --tpo (kb rank --help lists the options)",
     "KB060": "no computed score of 深圳 (Shenzhen) in 经济实力 (Economic strength); run `kb build`",
+    "KB140": "no statement 'mfg2025-count-al' (kb query statements --param report=R lists a "
+             "report's statements)",
     "KB070": "unexpected ValueError: … (a bug in citykb; CITYKB_DEBUG=1 shows the traceback)",
 }
 """An example message of each code (for docs/errors.md); an entry's own example wins."""

@@ -66,7 +66,8 @@ M = TypeVar("M", bound=BaseModel)
 MAX_PER_KIND = 20
 """Problems of one code in one file beyond this many are summarised in one line."""
 
-OBS_COLUMNS = ["place", "concept", "value", "rank", "table", "line", "line_en", "period", "row"]
+OBS_COLUMNS = ["place", "concept", "value", "rank", "table", "line", "line_en", "period", "note",
+               "row"]
 
 PLACE_TABLES = {"region": "regions.csv", "province": "provinces.csv", "city": "cities.csv",
                 "county": "counties.csv", "cluster": "clusters.csv", "country": "places.csv"}
@@ -545,6 +546,8 @@ def _read_observations(
     if df is None:
         return None
     file = _rel(path, root)
+    if rank is None and "rank" in df.columns:
+        rank = "rank"       # a printed rank beside a value (a statistic's table), optional
     if "place" in df.columns:
         places = df["place"]
     elif place in df.columns:
@@ -570,6 +573,7 @@ def _read_observations(
             "line": lines,
             "line_en": lines_en,
             "period": df.get("period", ""),
+            "note": df.get("note", ""),
             "row": df["row"],
         }
     )

@@ -389,6 +389,10 @@ class InputSpec(BaseModel):
 class PublishedSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     file: str
+    derive_ranks: list[str] = []
+    """Tables (their ``table`` ids) that print scores but no ranks: the build derives the
+    standard competition rank of each concept's printed scores within the table, marked
+    ``kb:rankBasis "derived"`` (printed ranks are ``"published"``)."""
 
 
 class WeightsSpec(BaseModel):

@@ -330,11 +330,34 @@ def _dataset(
 ) -> pd.DataFrame:
     m = fw.meta
     title = {"inputs": "input values", "published": "published scores and ranks"}[name]
+    if name == "published":
+        derive = m.published.derive_ranks if m.published is not None else []
+        df = with_rank_basis(df, derive)
     return _observation_table(
         out, pkg, ns.dataset(m.id, name), cls, ns.framework(m.id),
         f"{m.name_en or m.name_zh}: {title}", df, concepts,
         f"{ns.ID}obs/{m.id}/{name}/", m.period,
         lambda t: f"{nodes[t].name_zh} / {nodes[t].name_en}" if t in nodes else t)
+
+
+def with_rank_basis(df: pd.DataFrame, derive: list[str]) -> pd.DataFrame:
+    """Published observations with ``rank_basis``: ``published`` where the report prints the
+    rank; ``derived`` where the table is one of ``derive`` and prints none — the standard
+    competition rank (1224) of the printed score among the places of the same kind that the
+    table gives for the same concept and period."""
+    out = df.copy()
+    basis = pd.Series(pd.NA, index=out.index, dtype="object")
+    basis[out["rank"].notna()] = "published"
+    if derive:
+        kind = out["place"].str.partition(":")[0]
+        todo = out["table"].isin(derive) & out["rank"].isna()
+        groups = [out["table"], out["concept"], out["period"], kind]
+        derived = (out["value"].where(todo).groupby(groups).rank(method="min", ascending=False))
+        out["rank"] = out["rank"].astype("Float64").fillna(derived.astype("Float64")) \
+            .astype("Int64")
+        basis[todo & derived.notna()] = "derived"
+    out["rank_basis"] = basis
+    return out
 
 
 def _place_slug(refs: pd.Series) -> pd.Series:
@@ -381,6 +404,14 @@ def _observation_table(
     table = per_unique(df["table"], lambda u: u.map(
         lambda v: f"<{table_iri(source, v)}>" if v else None))
     year = per_unique(periods, lambda u: '"' + u + f'"^^<{XSD}gYear>')
+    if "rank_basis" not in df.columns and cls == "PublishedDataSet":
+        df = df.assign(rank_basis=pd.Series("published", index=df.index)
+                       .where(df["rank"].notna(), None))
+    basis = per_unique(df["rank_basis"] if "rank_basis" in df.columns
+                       else pd.Series(None, index=df.index, dtype="object"),
+                       lambda u: '"' + u + '"')
+    notes = df["note"] if "note" in df.columns else pd.Series("", index=df.index)
+    note = per_unique(notes.where(notes.fillna("") != "", None), lambda u: u.map(lit))
     const = (f" {T} {iri(ns.QB + 'Observation')} {g} .\n",
              f" {P(ns.QB, 'dataSet')} {iri(d)} {g} .\n")
     for start in range(0, len(df), CHUNK_ROWS):
@@ -395,6 +426,8 @@ def _observation_table(
             (P(ns.KB, "concept"), iri_column(concept_iri[part])),
             (P(ns.SDMX_MEASURE, "obsValue"), decimal_column(rows["value"])),
             (P(ns.KB, "rank"), integer_column(rows["rank"])),
+            (P(ns.KB, "rankBasis"), basis[part]),
+            (P(ns.RDFS, "comment"), note[part]),
             (P(ns.KB, "table"), table[part]),
             (P(ns.KB, "sourceLine"), integer_column(rows["line"])),
             (P(ns.KB, "sourceLineEn"), integer_column(rows["line_en"])),
@@ -479,6 +512,27 @@ def _statements(sink: QuadSink, pkg: SourcePackage, g: str) -> None:
             sink.add(s, P(ns.RDFS, "comment"), lit(st.note, lang="en"), g)
         sink.add(s, P(ns.PROV, "hadPrimarySource"), report, g)
         _lines(sink, s, st.line, st.line_en, g)
+        _statement_links(sink, s, st.compute or {}, pkg.meta.id, g)
+
+
+def _statement_links(sink: QuadSink, s: str, c: dict[str, object], source: str,
+                     g: str) -> None:
+    """What a statement is about, for queries by place, index, statistic and year: the places
+    its computation ranges over (``kb:about``), the framework or statistic it aggregates
+    (``kb:concept``) and the year (``sdmx-dimension:refPeriod``)."""
+    places = c.get("places")
+    refs = places if isinstance(places, list) else [places]
+    refs = [*refs, c.get("members"), c.get("within")]
+    for ref in refs:
+        if isinstance(ref, str) and ":" in ref:
+            sink.add(s, P(ns.KB, "about"), iri(ns.place_ref(ref)), g)
+    if isinstance(c.get("framework"), str):
+        sink.add(s, P(ns.KB, "concept"), iri(ns.framework(str(c["framework"]))), g)
+    if isinstance(c.get("statistic"), str):
+        sink.add(s, P(ns.KB, "concept"), iri(ns.statistic(source, str(c["statistic"]))), g)
+    if isinstance(c.get("period"), str | int) and not isinstance(c.get("period"), bool):
+        sink.add(s, P(ns.SDMX_DIM, "refPeriod"),
+                 lit(str(c["period"]), datatype=XSD + "gYear"), g)
 
 
 def _tiers(sink: QuadSink, pkg: SourcePackage, g: str) -> None:
@@ -505,6 +559,14 @@ def _tiers(sink: QuadSink, pkg: SourcePackage, g: str) -> None:
     for m in pkg.tier_members:
         sink.add(iri(ns.place_ref(m.place)), P(ns.KB, "printedTier"),
                  iri(ns.tier(t.framework, m.tier)), g)
+        # the printed list entry itself, with the line it was read from
+        entry = iri(f"{ns.ID}tier-member/{t.framework}/{m.tier}/"
+                    f"{_place_slug(pd.Series([m.place])).iloc[0]}")
+        sink.typed(entry, P(ns.KB, "TierListEntry"), g)
+        sink.add(entry, P(ns.KB, "tier"), iri(ns.tier(t.framework, m.tier)), g)
+        sink.add(entry, P(ns.SDMX_DIM, "refArea"), iri(ns.place_ref(m.place)), g)
+        sink.add(entry, P(ns.PROV, "hadPrimarySource"), iri(ns.source(pkg.meta.id)), g)
+        _lines(sink, entry, m.line, None, g)
 
 
 def _errata(sink: QuadSink, pkg: SourcePackage, g: str) -> None:
@@ -530,9 +592,30 @@ def _errata(sink: QuadSink, pkg: SourcePackage, g: str) -> None:
         if e.place is not None:
             sink.add(s, P(ns.KB, "concernsPlace"), iri(ns.place_ref(e.place)), g)
         if e.concept is not None and e.concept in {st.id for st in pkg.statistics}:
-            sink.add(s, P(ns.KB, "touches"), iri(ns.statistic(pkg.meta.id, e.concept)), g)
+            cell = _statistic_cell(pkg, e)
+            # the cell the erratum is about, where the folder holds a value for it (so that
+            # erratum-impact and statistic-values link the two); else the statistic itself
+            sink.add(s, P(ns.KB, "touches"),
+                     iri(cell or ns.statistic(pkg.meta.id, e.concept)), g)
         if e.note:
             sink.add(s, P(ns.RDFS, "comment"), lit(e.note, lang="en"), g)
+
+
+def _statistic_cell(pkg: SourcePackage, e: Erratum) -> str | None:
+    """The IRI of the statistics observation an erratum names (place or city, statistic,
+    period), if the folder's statistics_values.csv holds it."""
+    ref = e.place or (f"city:{e.city}" if e.city else None)
+    df = pkg.statistic_values
+    if ref is None or e.concept is None or df is None:
+        return None
+    period = str(e.period or "")
+    hit = df[(df["place"] == ref) & (df["concept"] == e.concept)
+             & (df["period"].astype(str) == period)]
+    if hit.empty:
+        return None
+    slug = _place_slug(pd.Series([ref])).iloc[0]
+    return f"{ns.ID}obs/{pkg.meta.id}/statistics/{slug}/{e.concept}" + (
+        f"/{period}" if period else "")
 
 
 def touched(e: Erratum, fws: dict[str, Framework]) -> list[str]:

@@ -1,0 +1,163 @@
+"""A researcher's questions of the reports, one per named query, each answer checked against
+the report text: the figure the query returns must be printed on the line it cites."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyoxigraph as ox
+import pytest
+from typer.testing import CliRunner
+
+from kb import paths, queries
+from kb.cli import app
+
+SEEDS = paths.seeds_dir()
+MFG, BLUE, DEI = ("002_349db812b43c9bfd.txt", "003_d38c5b18524d90f6.txt",
+                  "001_5df1c8c77506a7d3.txt")
+pytestmark = pytest.mark.skipif(not SEEDS.is_dir(), reason="seed texts not available")
+ID = "https://w3id.org/citykb/id/"
+
+
+def seed_line(citation: str) -> str:
+    """The seed text line a citation (``…, FILE line N``) points at."""
+    m = re.search(r"(\d{3}_[0-9a-f]+\.txt) line (\d+)", citation)
+    assert m, citation
+    return (SEEDS / m[1]).read_text(encoding="utf-8").splitlines()[int(m[2]) - 1]
+
+
+def at(df: pd.DataFrame, row: str, col: str) -> Any:
+    return df.loc[row, col]
+
+
+def number(v: float) -> str:
+    return f"{v:g}"
+
+
+def ask(store: ox.Store, name: str, **params: str) -> pd.DataFrame:
+    return queries.get(name).run(store, params)
+
+
+def test_top_of_the_manufacturing_index(real_store: ox.Store) -> None:
+    """Which cities lead the manufacturing index? No rank is printed (表1 groups cities by
+    province): ranks are derived from the printed scores, and the text's top 10 (line 103,
+    in this order) and 合肥 第15 (line 245) agree."""
+    df = ask(real_store, "dimension-ranking", dimension="mfg-2025")
+    assert set(df["rankBasis"]) == {"derived"} and len(df) == 50
+    top = df[df["rank"] <= 10]
+    line103 = (SEEDS / MFG).read_text(encoding="utf-8").splitlines()[102]
+    # 深圳 … 常州 (the line breaks inside 青岛)
+    printed = re.findall(r"(\S{2})市", line103.split("十个城市为")[1])
+    assert len(printed) == 6 and list(top["cityZh"])[:6] == printed
+    for _, r in df.iterrows():  # every score is printed on its cited line of 表1
+        assert number(r["score"]) in seed_line(r["citation"])
+    assert int(at(df.set_index("cityZh"), "合肥", "rank")) == 15
+
+
+def test_published_ranks_of_the_digital_economy_index(real_store: ox.Store) -> None:
+    df = ask(real_store, "top-in-area", area="西部", dimension="dei-2020", top="10")
+    assert set(df["rankBasis"]) == {"published"}
+    assert list(df["cityZh"])[:1] == ["成都"] and int(df["rank"].iloc[0]) == 4
+
+
+def test_cluster_top_n_of_the_manufacturing_index(real_store: ox.Store) -> None:
+    df = ask(real_store, "cluster-top-n", area="plan-yangtze-river-delta", concept="mfg-2025",
+             top="10")
+    assert list(df["placeZh"]) == ["苏州", "无锡", "宁波", "常州", "南京", "杭州"]
+
+
+def test_statements_of_a_report(real_store: ox.Store) -> None:
+    df = ask(real_store, "statements", report="mfg2025")
+    row = df[df["statement"].str.endswith("/mfg2025-count-all")].iloc[0]
+    assert "对50个" in seed_line(row["citation"]) and float(row["stated"]) == 50
+    assert df["citation"].str.contains(MFG).mean() > 0.9
+
+
+def test_statements_about_a_province(real_store: ox.Store) -> None:
+    df = ask(real_store, "statements-about-place", place="江苏")
+    row = df[df["statement"].str.endswith("/mfg2025-count-jiangsu-text")].iloc[0]
+    assert "江苏以 10 城入围居首" in seed_line(row["citation"])
+
+
+def test_statistic_values_with_printed_ranks(real_store: ox.Store) -> None:
+    """How many national green factories has 深圳? 表2 prints 130, rank 1 (line 201)."""
+    df = ask(real_store, "statistic-values",
+             statistic=f"{ID}statistic/mfg2025/green-factories").set_index("placeZh")
+    assert int(at(df, "深圳", "value")) == 130 and int(at(df, "深圳", "rank")) == 1
+    assert "1\t深圳市\t130" in seed_line(at(df, "深圳", "citation"))
+
+
+def test_growth_leaders(real_store: ox.Store) -> None:
+    """Which provinces grew fastest in 2024? 西藏 6.3% (blue book, line 70)."""
+    df = ask(real_store, "statistic-leaders", statistic="gdp-growth", kind="province", top="3")
+    first = df.iloc[0]
+    assert first["placeZh"] == "西藏" and "西藏" in seed_line(first["citation"])
+    assert "6.3%" in seed_line(first["citation"])
+
+
+def test_provinces_without_a_manufacturing_city(real_store: ox.Store) -> None:
+    df = ask(real_store, "provinces-without-figure", figure=f"{ID}framework/mfg-2025")
+    names = set(df["provinceZh"])
+    assert {"上海", "北京", "吉林"} <= names and not {"江苏", "江西", "四川"} & names
+    assert len(names) == 34 - 15  # 15 provinces hold the 50 cities of 表1
+
+
+def test_counts_per_province_match_table_1(real_store: ox.Store) -> None:
+    """表1 prints 江苏省（10个）, 安徽省（3个）: the counts agree."""
+    df = ask(real_store, "counts-per-province",
+             figure=f"{ID}framework/mfg-2025").set_index("provinceZh")
+    text = (SEEDS / MFG).read_text(encoding="utf-8")
+    for prov, n in df["places"].items():
+        if f"{prov}省（" in text:
+            assert f"{prov}省（{n}个）" in text
+
+
+def test_provinces_sum_to_the_regional_total(real_store: ox.Store) -> None:
+    """东部 702356 亿元 (line 37); its ten provinces sum to 30 less (erratum e002)."""
+    df = ask(real_store, "provinces-sum-check", statistic="gdp",
+             period="2024").set_index("areaZh")
+    assert int(at(df, "东部", "printed")) == 702356 and int(at(df, "东部", "provinces")) == 10
+    assert int(at(df, "东部", "difference")) == 30
+    assert str(at(df, "东部", "erratum")).endswith("bluebook2025-e002")
+    assert "702356亿元" in (SEEDS / BLUE).read_text(encoding="utf-8").splitlines()[36]
+    assert int(at(df, "东北", "difference")) == 0
+
+
+def test_tier_lists(real_store: ox.Store) -> None:
+    df = ask(real_store, "tier-lists", framework="dei-2020")
+    first = df[df["tierZh"] == "数字经济一线城市"]
+    assert len(first) == 6 and "上海" in set(first["placeZh"])
+    assert "上海" in seed_line(str(first["citation"].iloc[0]))
+
+
+def test_blue_book_erratum_is_attached_to_its_cell(real_store: ox.Store) -> None:
+    """广东 占全国的10.8% (line 37) against 10.5 from the report's own figures: the erratum
+    touches the cell, so erratum-impact and statistic-values show it."""
+    df = ask(real_store, "erratum-impact", erratum="bluebook2025-e007")
+    assert list(df["touched"]) == [f"{ID}obs/bluebook2025/statistics/province-guangdong/"
+                                   "gdp-share/2024"]
+    shares = ask(real_store, "statistic-values", statistic="gdp-share").set_index("placeZh")
+    assert at(shares, "广东", "printed") == "10.8"
+    assert "占全国的10.8%" in seed_line(at(shares, "广东", "citation"))
+
+
+def test_query_catalogue_is_searchable_and_documented() -> None:
+    cat = queries.catalog()
+    assert {"rankings", "statements and statistics", "errata"} <= {q.theme for q in cat.values()}
+    assert {q.name for q in cat.values() if q.matches("排名")} >= {"dimension-ranking",
+                                                                 "top-in-area"}
+    for q in cat.values():  # every new question's output columns are documented
+        if q.theme == "statements and statistics":
+            assert q.columns, q.name
+
+
+def test_kb_check_of_one_report(real_home: Path) -> None:
+    run = CliRunner().invoke(app, ["check", "--report", "mfg2025", "--home", str(real_home),
+                                   "--format", "csv"])
+    assert run.exit_code == 0, run.output
+    assert "mfg2025-count-all" in run.output and "coo2025" not in run.output
+    bad = CliRunner().invoke(app, ["check", "--statement", "nope", "--home", str(real_home)])
+    assert bad.exit_code == 2
