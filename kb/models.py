@@ -359,6 +359,14 @@ class MethodSpec(BaseModel):
     parameters: dict[str, Any] = {}
     line: Whole | None = Field(default=None, ge=1)
     line_en: Whole | None = Field(default=None, ge=1)
+    reproducible: bool = True
+    """False when the report names its method but not enough of it to recompute the scores
+    (weights not printed): the framework then asserts the report's own method (``id``, names,
+    ``known``, ``unknown``) instead of citykb's aggregation defaults."""
+    known: list[str] = []
+    """What the report states about its method (English, each citing its line)."""
+    unknown: list[str] = []
+    """What the report leaves unstated that recomputing its scores would need."""
 
     _finite_parameters = field_validator("parameters")(finite_tree)
 

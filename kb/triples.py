@@ -239,9 +239,23 @@ def _framework(out: _Out, pkg: SourcePackage, fw: Framework) -> list[pd.DataFram
     sink.add(f, P(ns.DCTERMS, "issued"), _year(m.issued), g)
     sink.add(f, P(ns.DCAT, "version"), lit(m.version), g)
     sink.add(f, P(ns.DCTERMS, "source"), report, g)
-    _method(sink, f, "method", "aggregationParameters", m.method.aggregate, g)
-    _method(sink, f, "normalisation", "normalisationParameters", m.method.normalise, g)
-    _method(sink, f, "imputation", "imputationParameters", m.method.impute, g)
+    if m.method.reproducible:
+        _method(sink, f, "method", "aggregationParameters", m.method.aggregate, g)
+        _method(sink, f, "normalisation", "normalisationParameters", m.method.normalise, g)
+        _method(sink, f, "imputation", "imputationParameters", m.method.impute, g)
+    else:
+        # the report's own method, as far as it is described: not citykb's sum
+        own = iri(ns.method(m.method.id or f"{m.id}-method"))
+        sink.add(f, P(ns.KB, "method"), own, g)
+        sink.typed(own, P(ns.KB, "Method"), g)
+        _labels(sink, own, m.method.name_zh, m.method.name_en or m.method.id, g)
+        sink.add(own, P(ns.KB, "reproducible"), lit("false", datatype=XSD + "boolean"), g)
+        for text in m.method.known:
+            sink.add(own, P(ns.KB, "methodKnown"), lit(text, lang="en"), g)
+        for text in m.method.unknown:
+            sink.add(own, P(ns.KB, "methodUnknown"), lit(text, lang="en"), g)
+        sink.add(own, P(ns.PROV, "hadPrimarySource"), report, g)
+        _lines(sink, own, m.method.line, m.method.line_en, g)
     if m.method.threshold is not None:
         sink.add(f, P(ns.KB, "coverageThreshold"), decimal(m.method.threshold), g)
     sink.add(f, P(ns.KB, "rankMethod"), iri(ns.method(m.method.rank + "-rank")), g)

@@ -37,8 +37,8 @@ def number(v: float) -> str:
     return f"{v:g}"
 
 
-def ask(store: ox.Store, name: str, **params: str) -> pd.DataFrame:
-    return queries.get(name).run(store, params)
+def ask(store: ox.Store, query: str, **params: str) -> pd.DataFrame:
+    return queries.get(query).run(store, params)
 
 
 def test_top_of_the_manufacturing_index(real_store: ox.Store) -> None:
@@ -161,3 +161,65 @@ def test_kb_check_of_one_report(real_home: Path) -> None:
     assert "mfg2025-count-all" in run.output and "coo2025" not in run.output
     bad = CliRunner().invoke(app, ["check", "--statement", "nope", "--home", str(real_home)])
     assert bad.exit_code == 2
+
+
+def test_clusters_without_members_and_county_members(real_store: ox.Store) -> None:
+    """The five 14th-FYP clusters no plan we hold gives members for are listed, defined by the
+    plan; 北部湾's four county-level units under 海南 are members."""
+    for name in ("粤闽浙沿海", "辽中南", "宁夏沿黄", "天山北坡", "黔中"):
+        df = ask(real_store, "cluster-definitions", name=name)
+        assert len(df) == 1 and df["member"].isna().all(), name
+        assert "第十四个五年规划" in str(df["definedBy"].iloc[0])
+    beibu = ask(real_store, "cluster-definitions", name="北部湾")
+    assert len(beibu) == 15 and {"东方", "澄迈", "临高", "昌江"} <= set(beibu["memberZh"])
+    middle = ask(real_store, "cluster-definitions", name="长江中游")
+    assert {"仙桃", "潜江", "天门"} <= set(middle["memberZh"])
+
+
+def test_errata_attached_to_their_cells(real_store: ox.Store) -> None:
+    """人均消费支出: 36 printed for 中山 and 肇庆, 2 for no city (both editions)."""
+    for eid, city, line in (("coo2025-e114", "zhongshan", 677), ("coo2025-e115", "zhaoqing", 697)):
+        df = ask(real_store, "erratum-impact", erratum=eid)
+        assert f"{ID}obs/coo-2025/inputs/{city}/per-capita-consumption-expenditure" in set(
+            df["touched"])
+        assert "\t36\t" in seed_line(f"000_8137679129e8b607.txt line {line}")
+    wuhan = ask(real_store, "erratum-impact", erratum="dei2020-e014")
+    assert f"{ID}obs/dei-2020/published/wuhan/total" in set(wuhan["touched"])
+    assert "评分领" in seed_line(f"{DEI} line 264") and "全部位于此四大区域" in seed_line(
+        f"{DEI} line 266")
+
+
+def test_scope_of_the_yangtze_river_delta_count(real_store: ox.Store, real_build: Any) -> None:
+    """21 strong cities in 长三角 (line 154) holds for the four provinces, 19 for the 2016
+    plan's 26 cities: the plan-scope reading differs and its erratum says why."""
+    from kb.statements import check_statements
+
+    df = check_statements(real_store, real_build).set_index("statement")
+    assert at(df, "mfg2025-count-yangtze-river-delta", "status") == "agrees"
+    plan = df.loc["mfg2025-count-yangtze-river-delta-plan-scope"]
+    assert (str(plan["computed"]), plan["status"], plan["erratum"]) == (
+        "19", "differs (erratum)", "mfg2025-e036")
+    assert "21 个" in (SEEDS / MFG).read_text(encoding="utf-8").splitlines()[153]
+
+
+def test_five_cities_four_numbers_not_assigned(real_store: ox.Store) -> None:
+    df = ask(real_store, "statistic-values",
+             statistic=f"{ID}statistic/mfg2025/china-manufacturing-500-enterprises")
+    assert not {"广州", "潍坊", "唐山", "苏州", "福州"} & set(df["placeZh"])
+    assert "杭州" in set(df["placeZh"])
+    st = ask(real_store, "statements", report="mfg2025")
+    row = st[st["statement"].str.endswith("/mfg2025-500-enterprises-five-cities")].iloc[0]
+    assert str(row["erratum"]).endswith("mfg2025-e015")
+    assert "11 家、10 家、9 家和 9 家" in seed_line(row["citation"])
+
+
+def test_manufacturing_method_is_not_a_plain_sum(real_store: ox.Store) -> None:
+    from kb.sparql import select
+
+    rows = select(real_store, """SELECT ?m ?r WHERE {
+        <https://w3id.org/citykb/id/framework/mfg-2025> kb:method ?m .
+        OPTIONAL { ?m kb:reproducible ?r } }""")
+    assert len(rows) == 1 and rows[0]["m"] is not None
+    assert rows[0]["m"].value.endswith("/weighted-index")
+    assert rows[0]["r"] is not None and rows[0]["r"].value == "false"
+    assert "指数加权法" in (SEEDS / MFG).read_text(encoding="utf-8").splitlines()[102]
