@@ -115,6 +115,9 @@ CATALOGUE: dict[str, ErrorType] = {
         ErrorType("KB140", "unknown-statement",
                   "kb check --statement names no statement of any report; `kb query "
                   "statements --param report=R` lists a report's statements."),
+        ErrorType("KB141", "bad-report-reference",
+                  "tables.csv or list_members.csv names something its folder does not declare: "
+                  "a data source missing from source.yaml, or a list missing from lists.csv."),
         ErrorType("KB070", "internal-error",
                   "An unexpected error inside citykb (a bug): please report it with the "
                   "command; CITYKB_DEBUG=1 shows the traceback."),
@@ -176,6 +179,8 @@ EXAMPLES: dict[str, str] = {
     "KB060": "no computed score of 深圳 (Shenzhen) in 经济实力 (Economic strength); run `kb build`",
     "KB140": "no statement 'mfg2025-count-al' (kb query statements --param report=R lists a "
              "report's statements)",
+    "KB141": "data/mfg2025/tables.csv:3: table '表3': data source 'mof' is not declared in "
+             "source.yaml (data_sources)",
     "KB070": "unexpected ValueError: … (a bug in citykb; CITYKB_DEBUG=1 shows the traceback)",
 }
 """An example message of each code (for docs/errors.md); an entry's own example wins."""

@@ -93,6 +93,8 @@ def build_rdf(catalog: Catalog, bulk: QuadFile) -> Built:
         frames.extend(_statistics(out, pkg))
         _statements(sink, pkg, iri(g))
         _tiers(sink, pkg, iri(g))
+        _report_tables(sink, pkg, iri(g))
+        _printed_lists(sink, pkg, iri(g))
         _errata(sink, pkg, iri(g))
         graphs[g] = sink.text()
     obs = pd.concat(frames, ignore_index=True) if frames else empty_observations()
@@ -478,6 +480,60 @@ def _tables(out: _Out, pkg: SourcePackage, tables: pd.Series,
                      lit(f"{meta.title_zh or meta.title_en}, {label}"), out.g)
         out.sink.add(s, P(ns.KB, "seedTextZh"), lit(meta.seeds.get("zh", "zh")), out.g)
         out.sink.add(s, P(ns.KB, "seedTextEn"), lit(meta.seeds.get("en", "en")), out.g)
+
+
+def _report_tables(sink: QuadSink, pkg: SourcePackage, g: str) -> None:
+    """Each table of ``tables.csv``: its printed title, the line it is on, and the data
+    source(s) its 来源 line names (``dcterms:source``, the line as ``kb:dataSourceLine``)."""
+    meta = pkg.meta
+    for t in pkg.tables:
+        s = iri(table_iri(meta.id, t.id))
+        sink.typed(s, P(ns.KB, "SourceTable"), g)
+        sink.add(s, P(ns.DCTERMS, "isPartOf"), iri(ns.source(meta.id)), g)
+        sink.add(s, P(ns.DCTERMS, "identifier"), lit(t.id), g)
+        if t.title_zh:
+            sink.add(s, P(ns.DCTERMS, "title"), lit(t.title_zh, lang="zh"), g)
+        if t.title_en:
+            sink.add(s, P(ns.DCTERMS, "title"), lit(t.title_en, lang="en"), g)
+        for d in t.data_source:
+            sink.add(s, P(ns.DCTERMS, "source"), iri(ns.source(d)), g)
+        _lines(sink, s, t.line, None, g)
+        if t.source_line is not None:
+            sink.add(s, P(ns.KB, "dataSourceLine"), integer(t.source_line), g)
+        if t.note:
+            sink.add(s, P(ns.RDFS, "comment"), lit(t.note, lang="en"), g)
+
+
+def _printed_lists(sink: QuadSink, pkg: SourcePackage, g: str) -> None:
+    """The lists of places a report prints, each entry with its position and line."""
+    report = iri(ns.source(pkg.meta.id))
+    for lst in pkg.lists:
+        s = iri(f"{ns.ID}list/{pkg.meta.id}/{lst.id}")
+        sink.typed(s, P(ns.KB, "PrintedList"), g)
+        _labels(sink, s, lst.name_zh, lst.name_en, g)
+        sink.add(s, P(ns.DCTERMS, "type"), lit(lst.kind), g)
+        sink.add(s, P(ns.SDMX_DIM, "refPeriod"), lit(lst.period, datatype=XSD + "gYear"), g)
+        if lst.compared_with:
+            sink.add(s, P(ns.KB, "comparedWith"),
+                     lit(lst.compared_with, datatype=XSD + "gYear"), g)
+        sink.add(s, P(ns.KB, "ordered"),
+                 lit("true" if lst.ordered else "false", datatype=XSD + "boolean"), g)
+        sink.add(s, P(ns.PROV, "hadPrimarySource"), report, g)
+        if lst.table:
+            sink.add(s, P(ns.KB, "table"), iri(table_iri(pkg.meta.id, lst.table)), g)
+        _lines(sink, s, lst.line, None, g)
+        if lst.note:
+            sink.add(s, P(ns.RDFS, "comment"), lit(lst.note, lang="en"), g)
+    for m in pkg.list_members:
+        slug = _place_slug(pd.Series([m.place])).iloc[0]
+        e = iri(f"{ns.ID}list/{pkg.meta.id}/{m.list}/{slug}")
+        sink.typed(e, P(ns.KB, "ListEntry"), g)
+        sink.add(e, P(ns.KB, "list"), iri(f"{ns.ID}list/{pkg.meta.id}/{m.list}"), g)
+        sink.add(e, P(ns.SDMX_DIM, "refArea"), iri(ns.place_ref(m.place)), g)
+        sink.add(e, P(ns.KB, "position"), integer(m.position), g)
+        _lines(sink, e, m.line, None, g)
+        if m.note:
+            sink.add(e, P(ns.RDFS, "comment"), lit(m.note, lang="en"), g)
 
 
 def _statistics(out: _Out, pkg: SourcePackage) -> list[pd.DataFrame]:

@@ -223,3 +223,69 @@ def test_manufacturing_method_is_not_a_plain_sum(real_store: ox.Store) -> None:
     assert rows[0]["m"].value.endswith("/weighted-index")
     assert rows[0]["r"] is not None and rows[0]["r"].value == "false"
     assert "指数加权法" in (SEEDS / MFG).read_text(encoding="utf-8").splitlines()[102]
+
+
+def test_printed_lists_and_changes_since_the_last_edition(real_store: ox.Store) -> None:
+    """与上年相比，滨州市、惠州市首次跻身…; 综合进步最快的城市为滨州市、台州市… (line 105)."""
+    df = ask(real_store, "printed-lists", report="mfg2025")
+    entered = df[df["kind"] == "entered"]
+    assert list(entered["placeZh"]) == ["滨州", "惠州"]
+    assert "滨州市、惠州市首次跻身" in seed_line(entered["citation"].iloc[0])
+    improved = df[df["kind"] == "improved"].sort_values("position")
+    assert list(improved["placeZh"])[:3] == ["滨州", "台州", "金华"]
+    exited = set(df[df["kind"] == "exited"]["placeZh"])
+    assert exited == {"连云港", "漳州"}
+    binzhou = ask(real_store, "place-in-lists", place="滨州")
+    assert {"entered", "improved"} <= set(binzhou["kind"])
+
+
+def test_year_on_year_counts(real_store: ox.Store) -> None:
+    """江苏以 10 城入围居首，数量较上年下降 1 个（连云港市退出） (line 167)."""
+    df = ask(real_store, "year-on-year", statistic="strong-cities-count", **{"from": "2024",
+                                                                             "to": "2025"})
+    by = df.set_index("placeZh")
+    assert [int(at(by, "江苏", c)) for c in ("before", "after", "change")] == [11, 10, -1]
+    assert "较上年下降 1 个" in seed_line(str(at(by, "江苏", "citationAfter")))
+    assert int(at(df.set_index("placeZh"), "山东", "change")) == 1
+
+
+def test_green_totals_and_shares(real_store: ox.Store) -> None:
+    """制造业强市累计获评国家级绿色工厂 2492 家、绿色园区 134 家，占全国比重达 38.8%、27.3%
+    (line 196)."""
+    line = (SEEDS / MFG).read_text(encoding="utf-8").splitlines()[195]
+    for stat, value in (("green-factories-total", 2492), ("green-parks-total", 134),
+                        ("green-factories-national-share", 38.8),
+                        ("green-parks-national-share", 27.3)):
+        df = ask(real_store, "statistic-values", statistic=f"{ID}statistic/mfg2025/{stat}")
+        assert list(df["value"]) == [value] and list(df["placeZh"]) == ["制造业强市"]
+        assert number(value) in line and line in seed_line(str(df["citation"].iloc[0]))
+
+
+def test_table_titles_and_data_sources(real_store: ox.Store) -> None:
+    """表1 … 资料来源：国家统计局 (blue book lines 90, 102); 表3 资料来源 工信部、商务部
+    (line 280)."""
+    df = ask(real_store, "report-tables", report="bluebook2025").set_index("tableId")
+    assert at(df, "table-1", "dataSourceZh") == "国家统计局"
+    text = (SEEDS / BLUE).read_text(encoding="utf-8").splitlines()
+    assert str(at(df, "table-1", "titleZh")) in text[int(at(df, "table-1", "line")) - 1]
+    assert "国家统计局" in text[int(at(df, "table-1", "dataSourceLine")) - 1]
+    mfg = ask(real_store, "report-tables", report="mfg2025")
+    t3 = mfg[mfg["tableId"] == "表3"]
+    assert len(t3) == 2 and int(t3["values"].iloc[0]) == 16
+
+
+@pytest.mark.parametrize(("file", "line", "row"), [
+    ("tables.csv", "表9,某表,Some table,not-declared,1,,", 15),
+    ("list_members.csv", "no-such-list,city:binzhou,1,105,", 38),
+])
+def test_undeclared_references_are_kb141(data_copy: Path, file: str, line: str,
+                                         row: int) -> None:
+    from kb.errors import BuildError
+    from kb.loader import load_catalog
+
+    path = data_copy / "mfg2025" / file
+    path.write_text(path.read_text(encoding="utf-8") + line + "\n", encoding="utf-8")
+    with pytest.raises(BuildError) as info:
+        load_catalog(data_copy)
+    found = [(p.code, p.file, p.row) for p in info.value.problems]
+    assert found == [("KB141", f"data/mfg2025/{file}", row)]
