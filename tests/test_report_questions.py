@@ -289,3 +289,14 @@ def test_undeclared_references_are_kb141(data_copy: Path, file: str, line: str,
         load_catalog(data_copy)
     found = [(p.code, p.file, p.row) for p in info.value.problems]
     assert found == [("KB141", f"data/mfg2025/{file}", row)]
+
+
+def test_every_output_column_is_documented() -> None:
+    """Each named query's header documents every column it returns (``# column:``), so that
+    ``kb query NAME --help`` explains the answer."""
+    for q in queries.catalog().values():
+        head = q.text[q.text.index("SELECT"):q.text.index("WHERE")]
+        outer = re.sub(r"\((?:[^()]|\([^()]*(?:\([^()]*\))*[^()]*\))*\)", " ", head)
+        names = set(re.findall(r"AS \?(\w+)\)", head)) | set(re.findall(r"\?(\w+)", outer))
+        missing = names - {c for c, _ in q.columns} - {p.name for p in q.params}
+        assert not missing, f"{q.name}: undocumented columns {sorted(missing)}"
