@@ -312,23 +312,25 @@ def rank(
 
     Examples: kb rank · kb rank --framework mfg-2025 --top 10 · kb rank --framework dei-2020
     """
-    from kb.ranking import ranking
+    from kb.ranking import ranking_rows
     from kb.resolve import resolve
 
     def body() -> None:
-        b = current_build(home)
-        store = open_store(b)
+        store = open_store(current_build(home))
         fw = _framework(store, framework)
         dim = resolve(store, "dimension", dimension, fw) if dimension else None
-        df = ranking(store, b, fw, dim, top, weights)
+        answer = ranking_rows(store, fw, dim, top, weights)
+        drop: list[str] = []
         if fmt is Format.table:
-            df = df.drop(columns=["city"])
+            drop = ["city"]
             if not wide and dim is None:
-                df = df[["rank", "city_zh", "city_en", "total", "rank_basis"]]
+                drop += answer.names[4:-2]      # the dimensions (total, rank_basis kept)
             if wide:
-                console.width = max(console.width, 40 + 9 * len(df.columns))
-        kinds = sorted(set(df["rank_basis"]))
-        emit(df, fmt, title=f"{dimension or 'total'} — ranking ({', '.join(kinds)})")
+                console.width = max(console.width, 40 + 9 * len(answer.names))
+        basis = answer.names.index("rank_basis")
+        kinds = sorted({str(r[basis]) for r in answer.rows})
+        emit_rows(answer, fmt, title=f"{dimension or 'total'} — ranking ({', '.join(kinds)})",
+                  drop=drop)
 
     _guard(body)
 

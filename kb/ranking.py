@@ -1,83 +1,141 @@
-"""Rankings from the latest scoring run: numbers from the columnar copy, labels from SPARQL."""
+"""Rankings from a framework's scoring run, answered by SPARQL on the run's graph.
+
+The run's aggregated observations carry their value and rank, so a ranking is one query with
+the dataset and the concept bound (a lookup, not a scan), and the command that prints it needs
+neither pandas nor the columnar copy; :func:`ranking` gives the same table as a DataFrame.
+"""
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
+
 import pyoxigraph as ox
 
 from kb import namespaces as ns
 from kb.errors import KbError
-from kb.sparql import to_frame
-from kb.store import BuildDir, read_observations
-from kb.verify import run_dataset
+from kb.sparql import Rows, select, select_rows
 
-NODE_LABELS = """
-SELECT ?fw ?x ?zh ?en ?order WHERE {
-  ?x skos:inScheme ?fw ; skos:topConceptOf ?fw ; kb:order ?order ;
-     skos:prefLabel ?zh , ?en . FILTER (lang(?zh) = "zh" && lang(?en) = "en")
-}
-"""
-CITY_LABELS = """
-SELECT ?x ?zh ?en WHERE {
-  ?x a kb:City ; skos:prefLabel ?zh , ?en . FILTER (lang(?zh) = "zh" && lang(?en) = "en")
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from kb.store import BuildDir
+
+RUNS = """
+SELECT ?fw ?run ?dataset ?weightSet WHERE {
+  ?run a kb:ScoringRun ; kb:framework ?fw .
+  ?dataset prov:wasGeneratedBy ?run ; kb:stage "aggregated" .
+  OPTIONAL { ?run kb:weightSet ?weightSet }
 }
 """
 FRAMEWORKS = "SELECT DISTINCT ?fw WHERE { ?r a kb:ScoringRun ; kb:framework ?fw } ORDER BY ?fw"
-RANK_BASIS = """
-SELECT ?o ?ds ?basis WHERE { ?o qb:dataSet ?ds ; kb:rankBasis ?basis }
+DIMENSIONS = """
+SELECT ?fw ?x ?zh ?order WHERE {
+  ?x skos:inScheme ?fw ; skos:topConceptOf ?fw ; kb:order ?order ;
+     skos:prefLabel ?zh . FILTER (lang(?zh) = "zh")
+} ORDER BY ?order
+"""
+SCORES = """
+SELECT ?dataset ?concept ?place ?value ?rank ?basis WHERE {
+  ?o qb:dataSet ?dataset ; kb:concept ?concept ; sdmx-dimension:refArea ?place ;
+     sdmx-measure:obsValue ?value .
+  OPTIONAL { ?o kb:rank ?rank }
+  OPTIONAL { ?o kb:rankBasis ?basis }
+}
+"""
+CITIES = """
+SELECT ?place ?zh ?en WHERE {
+  VALUES ?place { %s }
+  ?place skos:prefLabel ?zh , ?en . FILTER (lang(?zh) = "zh" && lang(?en) = "en")
+}
 """
 
 
 def scored_frameworks(store: ox.Store) -> list[str]:
-    return [str(r) for r in to_frame(store, FRAMEWORKS).get("fw", pd.Series(dtype=str))]
+    return [str(r["fw"].value) for r in select(store, FRAMEWORKS)
+            if r["fw"] is not None]
+
+
+def run_dataset(store: ox.Store, framework: str, weight_set: str | None = None) -> str:
+    """The aggregated dataset of the framework's run with its declared weights (or with the
+    named weight set)."""
+    rows = select(store, RUNS, {"fw": ox.NamedNode(framework)})
+    if not rows:
+        raise KbError("KB060", f"no scoring run for {framework}; run `kb build` (or `kb score`)")
+    found = [r for r in rows
+             if (r["weightSet"] is None and weight_set is None)
+             or (r["weightSet"] is not None and weight_set is not None
+                 and r["weightSet"].value.rstrip("/").endswith("/" + weight_set))]
+    if not found:
+        raise KbError("KB060", f"no scoring run of {framework} with weight set "
+                      f"{weight_set!r}; run `kb score --weights {weight_set}`")
+    return str(found[0]["dataset"].value)  # type: ignore[union-attr]
+
+
+def _scores(store: ox.Store, dataset: str, concept: str | None) -> list[list[object]]:
+    bind: dict[str, ox.NamedNode] = {"dataset": ox.NamedNode(dataset)}
+    if concept is not None:
+        bind["concept"] = ox.NamedNode(concept)
+    return select_rows(store, SCORES, bind).rows
+
+
+def ranking_rows(
+    store: ox.Store, framework: str, dimension: str | None = None, top: int | None = None,
+    weight_set: str | None = None,
+) -> Rows:
+    """The ranking of a framework's total (with every dimension's score beside it, as the
+    report's 总积分表 prints it) or of one dimension: rank, city_zh, city_en, city, then the
+    dimensions' scores and ``total``, or ``score``, then ``rank_basis``.
+
+    A framework citykb scores is ranked by its scoring run (rank_basis "computed"); one it only
+    describes (the report prints scores, not their inputs) by the report's printed ranks
+    ("published") or, where the report prints none, ranks derived from the printed scores
+    ("derived"). Only cities are ranked."""
+    target = dimension or framework
+    if weight_set is None and framework not in scored_frameworks(store):
+        dataset = ns.dataset(ns.local_name(framework), "published")
+        city = f"{ns.ID}city/"
+        main = [r for r in _scores(store, dataset, target)
+                if r[4] is not None and str(r[2]).startswith(city)]
+        if not main:
+            raise KbError("KB060", f"no ranks of {target} for cities: the report prints no "
+                          "score for it and citykb does not compute it")
+    else:
+        dataset = run_dataset(store, framework, weight_set)
+        main = [r for r in _scores(store, dataset, target) if r[4] is not None]
+    if not main:
+        raise KbError("KB060", f"no observations for {target} in {dataset}")
+    main.sort(key=lambda r: (r[4], r[2]))
+    if top is not None:
+        main = [r for r in main if r[4] <= top]  # type: ignore[operator]
+    places = [str(r[2]) for r in main]
+    labels = {str(r[0]): (r[1], r[2]) for r in select_rows(
+        store, CITIES % " ".join(f"<{p}>" for p in places)).rows}
+    names = ["rank", "city_zh", "city_en", "city"]
+    columns: list[list[object]] = [
+        [r[4] for r in main],
+        [labels.get(p, (None, None))[0] for p in places],
+        [labels.get(p, (None, None))[1] for p in places],
+        list(places),
+    ]
+    if dimension is None:
+        values = {(str(r[1]), str(r[2])): r[3] for r in _scores(store, dataset, None)}
+        for d in select_rows(store, DIMENSIONS, {"fw": ox.NamedNode(framework)}).rows:
+            column = [values.get((str(d[1]), p)) for p in places]
+            if any(v is not None for v in column):  # a described index may print totals only
+                names.append(str(d[2]))
+                columns.append(column)
+        names.append("total")
+    else:
+        names.append("score")
+    columns.append([r[3] for r in main])
+    names.append("rank_basis")
+    columns.append([str(r[5]) if r[5] is not None else "computed" for r in main])
+    return Rows(names, [list(row) for row in zip(*columns, strict=True)])
 
 
 def ranking(
-    store: ox.Store, build: BuildDir, framework: str, dimension: str | None = None,
+    store: ox.Store, build: BuildDir | None, framework: str, dimension: str | None = None,
     top: int | None = None, weight_set: str | None = None,
 ) -> pd.DataFrame:
-    """The ranking of a framework's total (with every dimension's score beside it, as the
-    report's 总积分表 prints it) or of one dimension.
-
-    A framework citykb scores is ranked by its scoring run (``rank_basis`` "computed"); one it
-    only describes (the report prints scores, not their inputs) by the report's printed ranks
-    ("published") or, where the report prints none, ranks derived from the printed scores
-    ("derived"). Only cities are ranked."""
-    obs = read_observations(build, framework=framework)
-    if obs.empty:
-        raise KbError("KB060", f"no observations for {framework}")
-    cities = to_frame(store, CITY_LABELS).set_index("x")
-    target = dimension or framework
-    if weight_set is None and framework not in scored_frameworks(store):
-        published = ns.dataset(ns.local_name(framework), "published")
-        scores = obs[(obs["dataset"] == published) & obs["place"].isin(cities.index)
-                     & obs["rank"].notna()]
-        ds = ox.NamedNode(published)
-        basis = {str(r["o"]): str(r["basis"]) for _, r in
-                 to_frame(store, RANK_BASIS, {"ds": ds}).iterrows()}
-    else:
-        scores = obs[obs["dataset"] == run_dataset(store, framework, weight_set)]
-        basis = {}
-    main = scores[scores["concept"] == target].sort_values(["rank", "place"])
-    if main.empty:
-        raise KbError("KB060", f"no ranks of {target} for cities: the report prints no score "
-                      "for it and citykb does not compute it")
-    out = pd.DataFrame({
-        "rank": main["rank"].astype("int64").to_numpy(),
-        "city_zh": main["place"].map(cities["zh"]).to_numpy(),
-        "city_en": main["place"].map(cities["en"]).to_numpy(),
-    })
-    if dimension is None:
-        dims = to_frame(store, NODE_LABELS, {"fw": ox.NamedNode(framework)}).sort_values("order")
-        wide = scores.pivot(index="place", columns="concept", values="value")
-        for _, d in dims.iterrows():
-            if d["x"] in wide.columns:       # a described framework may print totals only
-                out[str(d["zh"])] = wide.loc[main["place"], d["x"]].to_numpy()
-        out["total"] = main["value"].to_numpy()
-    else:
-        out["score"] = main["value"].to_numpy()
-    out.insert(3, "city", main["place"].to_numpy())
-    out["rank_basis"] = [basis.get(o, "computed") for o in main["obs"]]
-    if top is not None:
-        out = out[out["rank"] <= top]
-    return out.reset_index(drop=True)
+    """:func:`ranking_rows` as a DataFrame (``build`` is accepted for older callers)."""
+    return ranking_rows(store, framework, dimension, top, weight_set).frame()
