@@ -53,7 +53,7 @@ def test_top_of_the_manufacturing_index(real_store: ox.Store) -> None:
     printed = re.findall(r"(\S{2})市", line103.split("十个城市为")[1])
     assert len(printed) == 6 and list(top["cityZh"])[:6] == printed
     for _, r in df.iterrows():  # every score is printed on its cited line of 表1
-        assert number(r["score"]) in seed_line(r["citation"])
+        assert number(r["score"]) in seed_line(f"{MFG} line {int(r['line'])}")
     assert int(at(df.set_index("cityZh"), "合肥", "rank")) == 15
 
 
