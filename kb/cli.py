@@ -306,7 +306,12 @@ def rank(
     home: Home = None,
     fmt: Fmt = Format.table,
 ) -> None:
-    """The computed ranking of a framework's total, or of one dimension."""
+    """The ranking of a framework's total, or of one dimension: computed where citykb scores
+    the index, else the report's printed ranks or ranks derived from its printed scores
+    (column rank_basis: computed, published or derived).
+
+    Examples: kb rank · kb rank --framework mfg-2025 --top 10 · kb rank --framework dei-2020
+    """
     from kb.ranking import ranking_rows
     from kb.resolve import resolve
 
@@ -319,10 +324,13 @@ def rank(
         if fmt is Format.table:
             drop = ["city"]
             if not wide and dim is None:
-                drop += answer.names[4:-1]
+                drop += answer.names[4:-2]      # the dimensions (total, rank_basis kept)
             if wide:
                 console.width = max(console.width, 40 + 9 * len(answer.names))
-        emit_rows(answer, fmt, title=f"{dimension or 'total'} — computed ranking", drop=drop)
+        basis = answer.names.index("rank_basis")
+        kinds = sorted({str(r[basis]) for r in answer.rows})
+        emit_rows(answer, fmt, title=f"{dimension or 'total'} — ranking ({', '.join(kinds)})",
+                  drop=drop)
 
     _guard(body)
 
@@ -389,7 +397,12 @@ def query(
     file: Annotated[Path | None, typer.Option("--file", help="A .rq file to run.")] = None,
     param: Annotated[list[str] | None, typer.Option(
         "--param", "-p", help="A parameter, key=value (repeatable).")] = None,
-    list_: Annotated[bool, typer.Option("--list", help="List the named queries.")] = False,
+    list_: Annotated[bool, typer.Option("--list", help="List the named queries, by theme.")
+                     ] = False,
+    search: Annotated[str | None, typer.Option(
+        "--search", help="List the named queries whose name, title, description, parameters, "
+                         "columns or examples contain TEXT (e.g. 排名, province, erratum).")
+                      ] = None,
     help_: Annotated[bool, typer.Option("--help", help="Show help (of NAME if given).")] = False,
     timeout: Annotated[float | None, typer.Option(
         help="Stop a --file query after this many seconds (default $CITYKB_QUERY_TIMEOUT "
@@ -403,7 +416,11 @@ def query(
     home: Home = None,
     fmt: Fmt = Format.table,
 ) -> None:
-    """Run SPARQL over the union of all named graphs (GRAPH ?g works too).
+    """Run a named query or SPARQL over the union of all named graphs (GRAPH ?g works too).
+
+    Examples: kb query --list · kb query --search 排名 · kb query dimension-ranking --help ·
+    kb query dimension-ranking --param dimension=mfg-2025 ·
+    kb query statements --param report=mfg2025 · kb query --file my.rq --format csv
 
     A --file query must be a read-only SELECT (no SERVICE, no update); it runs in a separate
     process, stopped at its time and memory limits. Answers longer than the row cap are cut,
@@ -416,10 +433,14 @@ def query(
         if help_ and name is None:
             console.print(ctx.get_help())
             return
-        if list_:
-            emit_rows(Rows(["name", "title", "parameters"], [
-                [q.name, q.title, ", ".join(f"{p.name}:{p.spec}" for p in q.params)]
-                for q in queries.catalog().values()]), fmt, title="named queries")
+        if list_ or search is not None:
+            found = [q for q in queries.catalog().values()
+                     if search is None or q.matches(search)]
+            found.sort(key=lambda q: (q.theme, q.name))
+            emit_rows(Rows(["theme", "name", "title", "parameters"], [
+                [q.theme, q.name, q.title, ", ".join(f"{p.name}:{p.spec}" for p in q.params)]
+                for q in found]), fmt, title="named queries" + (
+                    f" matching {search!r}" if search is not None else " by theme"))
             return
         if name is not None and help_:
             q = queries.get(name)
@@ -427,6 +448,10 @@ def query(
             for p in q.params:
                 default = f" (default {p.default})" if p.default is not None else ""
                 console.print(f"  --param {p.name}=<{p.spec}>{default}  {p.doc}")
+            if q.columns:
+                console.print("\n  columns:")
+                for col, doc in q.columns:
+                    console.print(f"    {col}  {doc}", highlight=False)
             for ex in q.examples:
                 console.print(f"\n  example: {ex}")
             return
@@ -557,9 +582,23 @@ def check(
                        "graph (slower), instead of citykb's set-wise SPARQL validator.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v",
                                           help="List every statement.")] = False,
+    report: Annotated[str | None, typer.Option(
+        "--report", help="Only the statements of this report (slug such as mfg2025, title "
+                         "or IRI); lists them all.")] = None,
+    statement: Annotated[str | None, typer.Option(
+        "--statement", help="Only this statement (its id, e.g. mfg2025-count-all).")] = None,
+    question: Annotated[str | None, typer.Option(
+        "--question", help="Only statements whose text or id contains TEXT (e.g. 江苏, "
+                           "平均).")] = None,
 ) -> None:
     """Validate the store, verify computed scores against every published value, and
-    reproduce every report's checkable statements and printed tier lists."""
+    reproduce every report's checkable statements and printed tier lists.
+
+    With --report, --statement or --question only the matching statements are recomputed
+    and listed (shapes, score verification and tier lists are skipped). Examples:
+    kb check · kb check --report mfg2025 · kb check --statement bluebook2025-national-gdp-2024
+    · kb check --question 江苏
+    """
     from kb.ranking import scored_frameworks
     from kb.statements import check_statements, check_tiers
     from kb.validate import check_shapes, check_shapes_full
@@ -569,6 +608,10 @@ def check(
         b = current_build(home)
         store = open_store(b)
         failed = False
+        scoped = any(x is not None for x in (report, statement, question))
+        if scoped:
+            _check_scoped(store, b, fmt, report, statement, question)
+            return
         if shapes:
             res = check_shapes_full(store) if full else check_shapes(store, observations=True)
             console.print("SHACL shapes: " + ("[green]conform[/]" if res.conforms
@@ -609,6 +652,34 @@ def check(
             raise typer.Exit(EXIT_CHECK)
 
     _guard(body)
+
+
+def _check_scoped(store: Any, b: Any, fmt: Format, report: str | None,
+                  statement: str | None, question: str | None) -> None:
+    """``kb check`` of a report's, one statement's or a question's statements only."""
+    from kb import namespaces as ns
+    from kb.resolve import resolve
+    from kb.statements import check_statements
+
+    df = check_statements(store, b)
+    if report is not None:
+        df = df[df["source"] == ns.local_name(resolve(store, "source", report))]
+    if statement is not None:
+        df = df[df["statement"] == statement.strip()]
+        if df.empty:
+            raise KbError("KB140", f"no statement {statement!r} (kb query statements "
+                          "--param report=R lists a report's statements)")
+    if question is not None:
+        needle = question.strip().casefold()
+        df = df[df["text"].str.casefold().str.contains(needle, regex=False)
+                | df["statement"].str.casefold().str.contains(needle, regex=False)]
+    counts = df["status"].value_counts().to_dict()
+    console.print("report statements: " + (", ".join(f"{n} {k}" for k, n in
+                                                  sorted(counts.items())) or "none match"))
+    emit(df.assign(stated=df["stated"].map(str), computed=df["computed"].map(str)), fmt,
+         title="statements")
+    if df["status"].str.startswith(("DIFFERS", "error")).any():
+        raise typer.Exit(EXIT_CHECK)
 
 
 @app.command()

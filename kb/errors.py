@@ -131,6 +131,13 @@ CATALOGUE: dict[str, ErrorType] = {
         ErrorType("KB125", "bad-unit-attributes",
                   "A framework's units file (unit attributes: groupings, denominators) names "
                   "an unknown place, repeats one, or lacks the `place` column."),
+        # KB140-KB159: questions of the reports (statements, statistics, ranks)
+        ErrorType("KB140", "unknown-statement",
+                  "kb check --statement names no statement of any report; `kb query "
+                  "statements --param report=R` lists a report's statements."),
+        ErrorType("KB141", "bad-report-reference",
+                  "tables.csv or list_members.csv names something its folder does not declare: "
+                  "a data source missing from source.yaml, or a list missing from lists.csv."),
         ErrorType("KB070", "internal-error",
                   "An unexpected error inside citykb (a bug): please report it with the "
                   "command; CITYKB_DEBUG=1 shows the traceback."),
@@ -200,6 +207,10 @@ EXAMPLES: dict[str, str] = {
              "attribute (declared: none)",
     "KB124": "screening (availability {'min_available': 1.0}) drops every unit",
     "KB125": "data/asem/units.csv:7: unknown place 'country:xyz'",
+    "KB140": "no statement 'mfg2025-count-al' (kb query statements --param report=R lists a "
+             "report's statements)",
+    "KB141": "data/mfg2025/tables.csv:3: table '表3': data source 'mof' is not declared in "
+             "source.yaml (data_sources)",
     "KB070": "unexpected ValueError: … (a bug in citykb; CITYKB_DEBUG=1 shows the traceback)",
 }
 """An example message of each code (for docs/errors.md); an entry's own example wins."""

@@ -257,14 +257,17 @@ def explain_published(store: ox.Store, place: str, framework: str,
         r = cdf[0]
         name = (f"{_s(r['conceptZh'])} ({_s(r['conceptEn'])})" if _s(r["conceptZh"])
                 else "total")
-        step = Step("score", name, _num(r["score"]), _int(r["rank"]),
-                    {"read from": _s(r["citation"])})
+        details = {"read from": _s(r["citation"])}
+        if _s(r.get("rankBasis")) == "derived":
+            details["rank"] = "derived from the printed scores (the report prints no rank)"
+        step = Step("score", name, _num(r["score"]), _int(r["rank"]), details)
         for _e, edf in _groups(cdf, "erratum"):
             e = edf[0]
             step.children.append(Step("erratum", f"correction: used {e['used']}",
                                       details={"iri": _s(e["erratum"]),
                                                "reason": _s(e["reason"])}))
         root.children.append(step)
+    _method_as_described(store, root, fw_iri)
     tree = queries.get("framework-tree").records(store, {"framework": fw_iri})
     dims = [r for r in tree if r["level"] == "dimension"]
     if dims:
@@ -274,6 +277,33 @@ def explain_published(store: ox.Store, place: str, framework: str,
                                          details={"weight": _s(d["weight"])}))
         root.children.append(weights)
     return root
+
+
+METHOD_AS_DESCRIBED = """
+SELECT ?fw ?name ?what ?text WHERE {
+  ?fw kb:method ?m . ?m kb:reproducible false ; skos:prefLabel ?name FILTER (lang(?name) = "zh")
+  { ?m kb:methodKnown ?text BIND ("known" AS ?what) }
+  UNION { ?m kb:methodUnknown ?text BIND ("not stated" AS ?what) }
+}
+"""
+
+
+def _method_as_described(store: ox.Store, root: Step, framework: str) -> None:
+    """A method the report names but does not describe fully: what is known, what is not."""
+    from kb.sparql import select
+
+    rows = select(store, METHOD_AS_DESCRIBED, {"fw": ox.NamedNode(framework)})
+    if not rows:
+        return
+    name = rows[0]["name"]
+    step = Step("method", f"{name.value if name is not None else ''}: as the report "
+                "describes it (not enough to recompute the scores)")
+    for what in ("known", "not stated"):
+        for r in rows:
+            w, t = r["what"], r["text"]
+            if w is not None and t is not None and w.value == what:
+                step.children.append(Step(what, t.value))
+    root.children.append(step)
 
 
 def _scored_place(store: ox.Store, place: str, framework: str) -> str:

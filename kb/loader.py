@@ -45,12 +45,15 @@ from kb.models import (
     Erratum,
     Framework,
     FrameworkMeta,
+    ListMember,
     Node,
     OtherPlace,
+    PrintedList,
     Province,
     Region,
     SourceMeta,
     SourcePackage,
+    SourceTableRow,
     Statement,
     Statistic,
     TierMember,
@@ -66,7 +69,8 @@ M = TypeVar("M", bound=BaseModel)
 MAX_PER_KIND = 20
 """Problems of one code in one file beyond this many are summarised in one line."""
 
-OBS_COLUMNS = ["place", "concept", "value", "rank", "table", "line", "line_en", "period", "row"]
+OBS_COLUMNS = ["place", "concept", "value", "rank", "table", "line", "line_en", "period", "note",
+               "row"]
 
 PLACE_TABLES = {"region": "regions.csv", "province": "provinces.csv", "city": "cities.csv",
                 "county": "counties.csv", "cluster": "clusters.csv", "country": "places.csv"}
@@ -545,6 +549,8 @@ def _read_observations(
     if df is None:
         return None
     file = _rel(path, root)
+    if rank is None and "rank" in df.columns:
+        rank = "rank"       # a printed rank beside a value (a statistic's table), optional
     if "place" in df.columns:
         places = df["place"]
     elif place in df.columns:
@@ -570,6 +576,7 @@ def _read_observations(
             "line": lines,
             "line_en": lines_en,
             "period": df.get("period", ""),
+            "note": df.get("note", ""),
             "row": df["row"],
         }
     )
@@ -694,7 +701,8 @@ def _load_framework(
 
 _KNOWN_FILES = {"source.yaml", "framework.yaml", "framework.csv", "errata.yaml",
                 "statements.yaml", "tiers.yaml", "tier_members.csv", "statistics.csv",
-                "statistics_values.csv", "cluster_members.csv", *PLACE_TABLES.values()}
+                "statistics_values.csv", "cluster_members.csv", "tables.csv", "lists.csv",
+                "list_members.csv", *PLACE_TABLES.values()}
 
 
 def _undeclared(folder: Path, meta: FrameworkMeta, problems: Problems, root: Path,
@@ -905,6 +913,7 @@ def load_source(folder: Path, problems: Problems, root: Path) -> SourcePackage |
         pkg.statistic_values = _read_observations(
             folder / "statistics_values.csv", problems, root, place="place",
             concept="statistic", value="value", rank=None)
+    _load_tables_and_lists(folder, pkg, langs, problems, root)
     if _present(folder / "statements.yaml"):
         pkg.statements = _read_list(folder / "statements.yaml", Statement, "statement",
                                     problems, root)
@@ -920,6 +929,41 @@ def load_source(folder: Path, problems: Problems, root: Path) -> SourcePackage |
     if _present(folder / "errata.yaml"):
         pkg.errata = _read_list(folder / "errata.yaml", Erratum, "erratum", problems, root)
     return pkg
+
+
+def _load_tables_and_lists(folder: Path, pkg: SourcePackage, langs: tuple[str, ...],
+                           problems: Problems, root: Path) -> None:
+    """``tables.csv`` (each table's title and data source) and ``lists.csv`` with
+    ``list_members.csv`` (the lists of places a report prints)."""
+    sources = {d.id for d in pkg.meta.data_sources}
+    if _present(folder / "tables.csv"):
+        path = folder / "tables.csv"
+        df = read_csv(path, problems, root, ["id", "title_zh"])
+        if df is not None:
+            pkg.tables = _records(df, SourceTableRow, problems, _rel(path, root))
+            _duplicates(pkg.tables, "table", problems, _rel(path, root))
+            for t in pkg.tables:
+                for d in t.data_source:
+                    if d not in sources:
+                        problems.add("KB141", f"table {t.id!r}: data source {d!r} is not "
+                                     "declared in source.yaml (data_sources)",
+                                     _rel(path, root), t.row)
+    if _present(folder / "lists.csv") or _present(folder / "list_members.csv"):
+        path = folder / "lists.csv"
+        df = read_csv(path, problems, root, ["id", "name_zh", "kind", "period"])
+        if df is not None:
+            pkg.lists = _records(df, PrintedList, problems, _rel(path, root))
+            _duplicates(pkg.lists, "list", problems, _rel(path, root))
+            _names(pkg.lists, langs, "list", problems, _rel(path, root))
+        mpath = folder / "list_members.csv"
+        mdf = read_csv(mpath, problems, root, ["list", "place", "position"])
+        if mdf is not None:
+            pkg.list_members = _records(mdf, ListMember, problems, _rel(mpath, root))
+            known = {lst.id for lst in pkg.lists}
+            for m in pkg.list_members:
+                if df is not None and m.list not in known:
+                    problems.add("KB141", f"list member of unknown list {m.list!r} (declare "
+                                 "it in lists.csv)", _rel(mpath, root), m.row)
 
 
 def _present(path: Path) -> bool:
@@ -1045,6 +1089,10 @@ def cross_check(catalog: Catalog, problems: Problems, root: Path) -> None:
             if m.place not in refs:
                 problems.ref(m.place, f"cluster {m.cluster!r}: unknown place {m.place!r}",
                              where(pkg.folder, "cluster_members.csv"), m.row)
+        for lm in pkg.list_members:
+            if lm.place not in refs:
+                problems.ref(lm.place, f"list {lm.list!r}: unknown place {lm.place!r}",
+                             where(pkg.folder, "list_members.csv"), lm.row)
         data_sources = {d.id for d in pkg.meta.data_sources}
         _check_extras(catalog, pkg, refs, problems, where)
         for fw in pkg.frameworks:

@@ -228,7 +228,9 @@ class Cluster(IdRow):
 
     name_zh: str = Field(min_length=1)
     name_en: str = ""
-    kind: Literal["city-cluster", "strategy-area"]
+    kind: Literal["city-cluster", "strategy-area", "city-group"]
+    """``city-group``: a set of cities a report defines by its own criteria (the
+    manufacturing report's 50 制造业强市), not a geographic cluster."""
     line: Whole | None = Field(default=None, ge=1)
     line_en: Whole | None = Field(default=None, ge=1)
     cite: str = ""
@@ -364,6 +366,14 @@ class MethodSpec(BaseModel):
     parameters: dict[str, Any] = {}
     line: Whole | None = Field(default=None, ge=1)
     line_en: Whole | None = Field(default=None, ge=1)
+    reproducible: bool = True
+    """False when the report names its method but not enough of it to recompute the scores
+    (weights not printed): the framework then asserts the report's own method (``id``, names,
+    ``known``, ``unknown``) instead of citykb's aggregation defaults."""
+    known: list[str] = []
+    """What the report states about its method (English, each citing its line)."""
+    unknown: list[str] = []
+    """What the report leaves unstated that recomputing its scores would need."""
 
     _finite_parameters = field_validator("parameters")(finite_tree)
 
@@ -394,6 +404,10 @@ class InputSpec(BaseModel):
 class PublishedSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     file: str
+    derive_ranks: list[str] = []
+    """Tables (their ``table`` ids) that print scores but no ranks: the build derives the
+    standard competition rank of each concept's printed scores within the table, marked
+    ``kb:rankBasis "derived"`` (printed ranks are ``"published"``)."""
 
 
 class WeightsSpec(BaseModel):
@@ -593,6 +607,52 @@ class Statistic(IdRow):
     note: str = ""
 
 
+class SourceTableRow(Row):
+    """A table or figure of a report (``tables.csv``): its title as printed and the data
+    source its 来源 line names. ``id`` is the table id the folder's data files use."""
+
+    id: str = Field(min_length=1)
+    title_zh: str = ""
+    title_en: str = ""
+    data_source: list[Slug] = []
+    line: Whole | None = Field(default=None, ge=1)
+    source_line: Whole | None = Field(default=None, ge=1)
+    note: str = ""
+
+    @field_validator("data_source", mode="before")
+    @classmethod
+    def _split(cls, v: object) -> object:
+        return [x.strip() for x in v.split(";") if x.strip()] if isinstance(v, str) else v
+
+
+class PrintedList(IdRow):
+    """A list of places a report prints (``lists.csv``): its top 10, its fastest-improving
+    cities, the cities that entered or left a list since the previous edition."""
+
+    name_zh: str = Field(min_length=1)
+    name_en: str = ""
+    kind: Literal["top", "improved", "entered", "exited", "group"]
+    period: str = Field(pattern=r"^\d{4}$")
+    compared_with: str = Field(default="", pattern=r"^(\d{4})?$")
+    """The earlier edition's year the list is relative to (entered / exited / improved)."""
+    ordered: bool = False
+    """Whether the printed order means something (a ranking), or is only the order printed."""
+    table: str = ""
+    line: Whole | None = Field(default=None, ge=1)
+    note: str = ""
+
+
+class ListMember(Row):
+    list: Slug
+    place: str
+    position: Whole = Field(ge=1)
+    """The place's position in the printed list (its printed order)."""
+    line: Whole | None = Field(default=None, ge=1)
+    note: str = ""
+
+    _check_place = field_validator("place")(_place_ref)
+
+
 class TierBand(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     id: Slug
@@ -661,6 +721,9 @@ class SourcePackage:
     tiers: Tiers | None = None
     tier_members: list[TierMember] = field(default_factory=list)
     errata: list[Erratum] = field(default_factory=list)
+    tables: list[SourceTableRow] = field(default_factory=list)
+    lists: list[PrintedList] = field(default_factory=list)
+    list_members: list[ListMember] = field(default_factory=list)
 
 
 @dataclass

@@ -7,6 +7,12 @@ A query file starts with comment lines::
     # param: city: city — the city (Chinese or English name, slug or IRI)
     # param: top: integer[1..10000] = 10 — how many places (an integer from 1 to 10000)
     # example: kb query dimension-ranking --param dimension=经济实力
+    # theme: rankings
+    # keywords: 排名 名次
+    # column: rank — the rank (1 is best)
+
+``theme`` groups the catalogue (``kb query --list``); each ``column`` documents one output
+column (``a, b — text`` documents several); ``kb query --search TEXT`` searches all of it.
 
 Parameters are validated (type, range, known value, suggestions for near misses) and bound as
 RDF terms through SPARQL substitution, never pasted into the query text: the query uses the
@@ -74,6 +80,20 @@ class NamedQuery:
     description: str
     params: list[Param] = field(default_factory=list)
     examples: list[str] = field(default_factory=list)
+    theme: str = "other"
+    keywords: str = ""
+    """Search words, Chinese ones included (``# keywords: 排名 名次``)."""
+    columns: list[tuple[str, str]] = field(default_factory=list)
+    """Output columns the header documents: (name, what it holds)."""
+
+    def matches(self, text: str) -> bool:
+        """Whether ``text`` (case- and width-insensitive) occurs in the name, title,
+        description, theme, a parameter's or a column's name or text, or an example."""
+        needle = unicodedata.normalize("NFKC", text).casefold().strip()
+        hay = " ".join([self.name, self.title, self.description, self.theme, self.keywords,
+                        *(f"{p.name} {p.doc}" for p in self.params),
+                        *(f"{c} {d}" for c, d in self.columns), *self.examples])
+        return needle in unicodedata.normalize("NFKC", hay).casefold()
 
     @property
     def text(self) -> str:
@@ -169,6 +189,14 @@ def parse_header(name: str, path: Path) -> NamedQuery:
                                   None if m["hi"] is None else int(m["hi"])))
         elif key == "example":
             q.examples.append(value)
+        elif key == "theme":
+            q.theme = value
+        elif key == "keywords":
+            q.keywords = (q.keywords + " " + value).strip()
+        elif key == "column":
+            parts = re.split(r"\s+[—-]+\s+", value, maxsplit=1)
+            names, doc = parts[0], parts[1] if len(parts) > 1 else ""
+            q.columns.extend((c.strip(), doc.strip()) for c in names.split(",") if c.strip())
     return q
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import pyoxigraph as ox
 
+from kb import namespaces as ns
 from kb.errors import KbError
 from kb.sparql import Rows, select, select_rows
 
@@ -34,10 +35,11 @@ SELECT ?fw ?x ?zh ?order WHERE {
 } ORDER BY ?order
 """
 SCORES = """
-SELECT ?dataset ?concept ?place ?value ?rank WHERE {
+SELECT ?dataset ?concept ?place ?value ?rank ?basis WHERE {
   ?o qb:dataSet ?dataset ; kb:concept ?concept ; sdmx-dimension:refArea ?place ;
      sdmx-measure:obsValue ?value .
   OPTIONAL { ?o kb:rank ?rank }
+  OPTIONAL { ?o kb:rankBasis ?basis }
 }
 """
 CITIES = """
@@ -82,10 +84,24 @@ def ranking_rows(
 ) -> Rows:
     """The ranking of a framework's total (with every dimension's score beside it, as the
     report's 总积分表 prints it) or of one dimension: rank, city_zh, city_en, city, then the
-    dimensions' scores and ``total``, or ``score``."""
-    dataset = run_dataset(store, framework, weight_set)
+    dimensions' scores and ``total``, or ``score``, then ``rank_basis``.
+
+    A framework citykb scores is ranked by its scoring run (rank_basis "computed"); one it only
+    describes (the report prints scores, not their inputs) by the report's printed ranks
+    ("published") or, where the report prints none, ranks derived from the printed scores
+    ("derived"). Only cities are ranked."""
     target = dimension or framework
-    main = [r for r in _scores(store, dataset, target) if r[4] is not None]
+    if weight_set is None and framework not in scored_frameworks(store):
+        dataset = ns.dataset(ns.local_name(framework), "published")
+        city = f"{ns.ID}city/"
+        main = [r for r in _scores(store, dataset, target)
+                if r[4] is not None and str(r[2]).startswith(city)]
+        if not main:
+            raise KbError("KB060", f"no ranks of {target} for cities: the report prints no "
+                          "score for it and citykb does not compute it")
+    else:
+        dataset = run_dataset(store, framework, weight_set)
+        main = [r for r in _scores(store, dataset, target) if r[4] is not None]
     if not main:
         raise KbError("KB060", f"no observations for {target} in {dataset}")
     main.sort(key=lambda r: (r[4], r[2]))
@@ -104,12 +120,16 @@ def ranking_rows(
     if dimension is None:
         values = {(str(r[1]), str(r[2])): r[3] for r in _scores(store, dataset, None)}
         for d in select_rows(store, DIMENSIONS, {"fw": ox.NamedNode(framework)}).rows:
-            names.append(str(d[2]))
-            columns.append([values.get((str(d[1]), p)) for p in places])
+            column = [values.get((str(d[1]), p)) for p in places]
+            if any(v is not None for v in column):  # a described index may print totals only
+                names.append(str(d[2]))
+                columns.append(column)
         names.append("total")
     else:
         names.append("score")
     columns.append([r[3] for r in main])
+    names.append("rank_basis")
+    columns.append([str(r[5]) if r[5] is not None else "computed" for r in main])
     return Rows(names, [list(row) for row in zip(*columns, strict=True)])
 
 

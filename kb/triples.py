@@ -93,6 +93,8 @@ def build_rdf(catalog: Catalog, bulk: QuadFile) -> Built:
         frames.extend(_statistics(out, pkg))
         _statements(sink, pkg, iri(g))
         _tiers(sink, pkg, iri(g))
+        _report_tables(sink, pkg, iri(g))
+        _printed_lists(sink, pkg, iri(g))
         _errata(sink, pkg, iri(g))
         graphs[g] = sink.text()
     obs = pd.concat(frames, ignore_index=True) if frames else empty_observations()
@@ -239,9 +241,23 @@ def _framework(out: _Out, pkg: SourcePackage, fw: Framework) -> list[pd.DataFram
     sink.add(f, P(ns.DCTERMS, "issued"), _year(m.issued), g)
     sink.add(f, P(ns.DCAT, "version"), lit(m.version), g)
     sink.add(f, P(ns.DCTERMS, "source"), report, g)
-    _method(sink, f, "method", "aggregationParameters", m.method.aggregate, g)
-    _method(sink, f, "normalisation", "normalisationParameters", m.method.normalise, g)
-    _method(sink, f, "imputation", "imputationParameters", m.method.impute, g)
+    if m.method.reproducible:
+        _method(sink, f, "method", "aggregationParameters", m.method.aggregate, g)
+        _method(sink, f, "normalisation", "normalisationParameters", m.method.normalise, g)
+        _method(sink, f, "imputation", "imputationParameters", m.method.impute, g)
+    else:
+        # the report's own method, as far as it is described: not citykb's sum
+        own = iri(ns.method(m.method.id or f"{m.id}-method"))
+        sink.add(f, P(ns.KB, "method"), own, g)
+        sink.typed(own, P(ns.KB, "Method"), g)
+        _labels(sink, own, m.method.name_zh, m.method.name_en or m.method.id, g)
+        sink.add(own, P(ns.KB, "reproducible"), lit("false", datatype=XSD + "boolean"), g)
+        for text in m.method.known:
+            sink.add(own, P(ns.KB, "methodKnown"), lit(text, lang="en"), g)
+        for text in m.method.unknown:
+            sink.add(own, P(ns.KB, "methodUnknown"), lit(text, lang="en"), g)
+        sink.add(own, P(ns.PROV, "hadPrimarySource"), report, g)
+        _lines(sink, own, m.method.line, m.method.line_en, g)
     if m.method.threshold is not None:
         sink.add(f, P(ns.KB, "coverageThreshold"), decimal(m.method.threshold), g)
     _pipeline(sink, f, fw, g)
@@ -357,11 +373,34 @@ def _dataset(
 ) -> pd.DataFrame:
     m = fw.meta
     title = {"inputs": "input values", "published": "published scores and ranks"}[name]
+    if name == "published":
+        derive = m.published.derive_ranks if m.published is not None else []
+        df = with_rank_basis(df, derive)
     return _observation_table(
         out, pkg, ns.dataset(m.id, name), cls, ns.framework(m.id),
         f"{m.name_en or m.name_zh}: {title}", df, concepts,
         f"{ns.ID}obs/{m.id}/{name}/", m.period,
         lambda t: f"{nodes[t].name_zh} / {nodes[t].name_en}" if t in nodes else t)
+
+
+def with_rank_basis(df: pd.DataFrame, derive: list[str]) -> pd.DataFrame:
+    """Published observations with ``rank_basis``: ``published`` where the report prints the
+    rank; ``derived`` where the table is one of ``derive`` and prints none — the standard
+    competition rank (1224) of the printed score among the places of the same kind that the
+    table gives for the same concept and period."""
+    out = df.copy()
+    basis = pd.Series(pd.NA, index=out.index, dtype="object")
+    basis[out["rank"].notna()] = "published"
+    if derive:
+        kind = out["place"].str.partition(":")[0]
+        todo = out["table"].isin(derive) & out["rank"].isna()
+        groups = [out["table"], out["concept"], out["period"], kind]
+        derived = (out["value"].where(todo).groupby(groups).rank(method="min", ascending=False))
+        out["rank"] = out["rank"].astype("Float64").fillna(derived.astype("Float64")) \
+            .astype("Int64")
+        basis[todo & derived.notna()] = "derived"
+    out["rank_basis"] = basis
+    return out
 
 
 def _place_slug(refs: pd.Series) -> pd.Series:
@@ -408,6 +447,14 @@ def _observation_table(
     table = per_unique(df["table"], lambda u: u.map(
         lambda v: f"<{table_iri(source, v)}>" if v else None))
     year = per_unique(periods, lambda u: '"' + u + f'"^^<{XSD}gYear>')
+    if "rank_basis" not in df.columns and cls == "PublishedDataSet":
+        df = df.assign(rank_basis=pd.Series("published", index=df.index)
+                       .where(df["rank"].notna(), None))
+    basis = per_unique(df["rank_basis"] if "rank_basis" in df.columns
+                       else pd.Series(None, index=df.index, dtype="object"),
+                       lambda u: '"' + u + '"')
+    notes = df["note"] if "note" in df.columns else pd.Series("", index=df.index)
+    note = per_unique(notes.where(notes.fillna("") != "", None), lambda u: u.map(lit))
     const = (f" {T} {iri(ns.QB + 'Observation')} {g} .\n",
              f" {P(ns.QB, 'dataSet')} {iri(d)} {g} .\n")
     for start in range(0, len(df), CHUNK_ROWS):
@@ -422,6 +469,8 @@ def _observation_table(
             (P(ns.KB, "concept"), iri_column(concept_iri[part])),
             (P(ns.SDMX_MEASURE, "obsValue"), decimal_column(rows["value"])),
             (P(ns.KB, "rank"), integer_column(rows["rank"])),
+            (P(ns.KB, "rankBasis"), basis[part]),
+            (P(ns.RDFS, "comment"), note[part]),
             (P(ns.KB, "table"), table[part]),
             (P(ns.KB, "sourceLine"), integer_column(rows["line"])),
             (P(ns.KB, "sourceLineEn"), integer_column(rows["line_en"])),
@@ -458,6 +507,60 @@ def _tables(out: _Out, pkg: SourcePackage, tables: pd.Series,
                      lit(f"{meta.title_zh or meta.title_en}, {label}"), out.g)
         out.sink.add(s, P(ns.KB, "seedTextZh"), lit(meta.seeds.get("zh", "zh")), out.g)
         out.sink.add(s, P(ns.KB, "seedTextEn"), lit(meta.seeds.get("en", "en")), out.g)
+
+
+def _report_tables(sink: QuadSink, pkg: SourcePackage, g: str) -> None:
+    """Each table of ``tables.csv``: its printed title, the line it is on, and the data
+    source(s) its 来源 line names (``dcterms:source``, the line as ``kb:dataSourceLine``)."""
+    meta = pkg.meta
+    for t in pkg.tables:
+        s = iri(table_iri(meta.id, t.id))
+        sink.typed(s, P(ns.KB, "SourceTable"), g)
+        sink.add(s, P(ns.DCTERMS, "isPartOf"), iri(ns.source(meta.id)), g)
+        sink.add(s, P(ns.DCTERMS, "identifier"), lit(t.id), g)
+        if t.title_zh:
+            sink.add(s, P(ns.DCTERMS, "title"), lit(t.title_zh, lang="zh"), g)
+        if t.title_en:
+            sink.add(s, P(ns.DCTERMS, "title"), lit(t.title_en, lang="en"), g)
+        for d in t.data_source:
+            sink.add(s, P(ns.DCTERMS, "source"), iri(ns.source(d)), g)
+        _lines(sink, s, t.line, None, g)
+        if t.source_line is not None:
+            sink.add(s, P(ns.KB, "dataSourceLine"), integer(t.source_line), g)
+        if t.note:
+            sink.add(s, P(ns.RDFS, "comment"), lit(t.note, lang="en"), g)
+
+
+def _printed_lists(sink: QuadSink, pkg: SourcePackage, g: str) -> None:
+    """The lists of places a report prints, each entry with its position and line."""
+    report = iri(ns.source(pkg.meta.id))
+    for lst in pkg.lists:
+        s = iri(f"{ns.ID}list/{pkg.meta.id}/{lst.id}")
+        sink.typed(s, P(ns.KB, "PrintedList"), g)
+        _labels(sink, s, lst.name_zh, lst.name_en, g)
+        sink.add(s, P(ns.DCTERMS, "type"), lit(lst.kind), g)
+        sink.add(s, P(ns.SDMX_DIM, "refPeriod"), lit(lst.period, datatype=XSD + "gYear"), g)
+        if lst.compared_with:
+            sink.add(s, P(ns.KB, "comparedWith"),
+                     lit(lst.compared_with, datatype=XSD + "gYear"), g)
+        sink.add(s, P(ns.KB, "ordered"),
+                 lit("true" if lst.ordered else "false", datatype=XSD + "boolean"), g)
+        sink.add(s, P(ns.PROV, "hadPrimarySource"), report, g)
+        if lst.table:
+            sink.add(s, P(ns.KB, "table"), iri(table_iri(pkg.meta.id, lst.table)), g)
+        _lines(sink, s, lst.line, None, g)
+        if lst.note:
+            sink.add(s, P(ns.RDFS, "comment"), lit(lst.note, lang="en"), g)
+    for m in pkg.list_members:
+        slug = _place_slug(pd.Series([m.place])).iloc[0]
+        e = iri(f"{ns.ID}list/{pkg.meta.id}/{m.list}/{slug}")
+        sink.typed(e, P(ns.KB, "ListEntry"), g)
+        sink.add(e, P(ns.KB, "list"), iri(f"{ns.ID}list/{pkg.meta.id}/{m.list}"), g)
+        sink.add(e, P(ns.SDMX_DIM, "refArea"), iri(ns.place_ref(m.place)), g)
+        sink.add(e, P(ns.KB, "position"), integer(m.position), g)
+        _lines(sink, e, m.line, None, g)
+        if m.note:
+            sink.add(e, P(ns.RDFS, "comment"), lit(m.note, lang="en"), g)
 
 
 def _statistics(out: _Out, pkg: SourcePackage) -> list[pd.DataFrame]:
@@ -506,6 +609,27 @@ def _statements(sink: QuadSink, pkg: SourcePackage, g: str) -> None:
             sink.add(s, P(ns.RDFS, "comment"), lit(st.note, lang="en"), g)
         sink.add(s, P(ns.PROV, "hadPrimarySource"), report, g)
         _lines(sink, s, st.line, st.line_en, g)
+        _statement_links(sink, s, st.compute or {}, pkg.meta.id, g)
+
+
+def _statement_links(sink: QuadSink, s: str, c: dict[str, object], source: str,
+                     g: str) -> None:
+    """What a statement is about, for queries by place, index, statistic and year: the places
+    its computation ranges over (``kb:about``), the framework or statistic it aggregates
+    (``kb:concept``) and the year (``sdmx-dimension:refPeriod``)."""
+    places = c.get("places")
+    refs = places if isinstance(places, list) else [places]
+    refs = [*refs, c.get("members"), c.get("within")]
+    for ref in refs:
+        if isinstance(ref, str) and ":" in ref:
+            sink.add(s, P(ns.KB, "about"), iri(ns.place_ref(ref)), g)
+    if isinstance(c.get("framework"), str):
+        sink.add(s, P(ns.KB, "concept"), iri(ns.framework(str(c["framework"]))), g)
+    if isinstance(c.get("statistic"), str):
+        sink.add(s, P(ns.KB, "concept"), iri(ns.statistic(source, str(c["statistic"]))), g)
+    if isinstance(c.get("period"), str | int) and not isinstance(c.get("period"), bool):
+        sink.add(s, P(ns.SDMX_DIM, "refPeriod"),
+                 lit(str(c["period"]), datatype=XSD + "gYear"), g)
 
 
 def _tiers(sink: QuadSink, pkg: SourcePackage, g: str) -> None:
@@ -532,6 +656,14 @@ def _tiers(sink: QuadSink, pkg: SourcePackage, g: str) -> None:
     for m in pkg.tier_members:
         sink.add(iri(ns.place_ref(m.place)), P(ns.KB, "printedTier"),
                  iri(ns.tier(t.framework, m.tier)), g)
+        # the printed list entry itself, with the line it was read from
+        entry = iri(f"{ns.ID}tier-member/{t.framework}/{m.tier}/"
+                    f"{_place_slug(pd.Series([m.place])).iloc[0]}")
+        sink.typed(entry, P(ns.KB, "TierListEntry"), g)
+        sink.add(entry, P(ns.KB, "tier"), iri(ns.tier(t.framework, m.tier)), g)
+        sink.add(entry, P(ns.SDMX_DIM, "refArea"), iri(ns.place_ref(m.place)), g)
+        sink.add(entry, P(ns.PROV, "hadPrimarySource"), iri(ns.source(pkg.meta.id)), g)
+        _lines(sink, entry, m.line, None, g)
 
 
 def _errata(sink: QuadSink, pkg: SourcePackage, g: str) -> None:
@@ -557,9 +689,30 @@ def _errata(sink: QuadSink, pkg: SourcePackage, g: str) -> None:
         if e.place is not None:
             sink.add(s, P(ns.KB, "concernsPlace"), iri(ns.place_ref(e.place)), g)
         if e.concept is not None and e.concept in {st.id for st in pkg.statistics}:
-            sink.add(s, P(ns.KB, "touches"), iri(ns.statistic(pkg.meta.id, e.concept)), g)
+            cell = _statistic_cell(pkg, e)
+            # the cell the erratum is about, where the folder holds a value for it (so that
+            # erratum-impact and statistic-values link the two); else the statistic itself
+            sink.add(s, P(ns.KB, "touches"),
+                     iri(cell or ns.statistic(pkg.meta.id, e.concept)), g)
         if e.note:
             sink.add(s, P(ns.RDFS, "comment"), lit(e.note, lang="en"), g)
+
+
+def _statistic_cell(pkg: SourcePackage, e: Erratum) -> str | None:
+    """The IRI of the statistics observation an erratum names (place or city, statistic,
+    period), if the folder's statistics_values.csv holds it."""
+    ref = e.place or (f"city:{e.city}" if e.city else None)
+    df = pkg.statistic_values
+    if ref is None or e.concept is None or df is None:
+        return None
+    period = str(e.period or "")
+    hit = df[(df["place"] == ref) & (df["concept"] == e.concept)
+             & (df["period"].astype(str) == period)]
+    if hit.empty:
+        return None
+    slug = _place_slug(pd.Series([ref])).iloc[0]
+    return f"{ns.ID}obs/{pkg.meta.id}/statistics/{slug}/{e.concept}" + (
+        f"/{period}" if period else "")
 
 
 def touched(e: Erratum, fws: dict[str, Framework]) -> list[str]:

@@ -34,7 +34,7 @@ def test_rank_of_a_dimension_top_n(real_home: Path) -> None:
                    "--format", "csv")
     assert code == 0
     lines = out.strip().splitlines()
-    assert lines[1].startswith("1,北京,Beijing") and lines[1].endswith(",300.0")
+    assert lines[1].startswith("1,北京,Beijing") and lines[1].endswith(",300.0,computed")
     assert len(lines) == 4
 
 

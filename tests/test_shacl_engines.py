@@ -180,6 +180,8 @@ EDITS: list[tuple[str, list[str], set[str]]] = [
     ("observation-value-an-iri", replace(OBS, "sdmx-measure:obsValue", EAST),
      {"Observation-obsValue"}),
     ("rank-zero", replace(PUBLISHED_OBS, "kb:rank", "0"), {"Observation-rank"}),
+    ("rank-basis-unknown", replace(PUBLISHED_OBS, "kb:rankBasis", '"guessed"'),
+     {"Observation-rankBasis"}),
     ("period-a-string", replace(OBS, "sdmx-dimension:refPeriod", '"2025"'),
      {"Observation-refPeriod"}),
     ("imputed-ill-typed", [add(OBS, "kb:imputed", '"yes"^^xsd:boolean')],
