@@ -1,0 +1,242 @@
+"""The web application of ``kb serve``: the SPARQL endpoint, a page for every IRI, the query
+editor and the named queries as forms, charts. Built on Starlette (ASGI) and served by uvicorn.
+
+The app holds a :class:`kb.store.Reader` on the build it serves for as long as it runs, so a
+``kb build`` meanwhile publishes a new build without removing the served one; the home page
+says when a newer build exists (restart to serve it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyoxigraph as ox
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from kb.errors import CATALOGUE, KbError
+from kb.resolve import names_cache
+from kb.sparql import limits
+from kb.store import Reader, open_store
+from kb.web import endpoint, pages
+from kb.web.negotiate import choose
+from kb.web.pool import WorkerPool
+
+HERE = Path(__file__).parent
+
+STATUS = {"KB100": 406, "KB101": 413, "KB102": 503, "KB103": 400, "KB104": 404,
+          "KB050": 404, "KB051": 400, "KB052": 400, "KB055": 400, "KB053": 503, "KB054": 503,
+          "KB057": 500, "KB106": 404, "KB060": 404}
+"""HTTP status of an error code (anything else: 500)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path | None = None
+    workers: int = 2
+    timeout: float = 60.0
+    max_rows: int = 100_000
+    memory_mb: int = 2048
+    max_request: int = 65_536
+    queue_wait: float = 10.0
+
+    @staticmethod
+    def from_limits(home: Path | None = None, *, timeout: float | None = None,
+                    max_rows: int | None = None, memory_mb: int | None = None,
+                    **rest: Any) -> Settings:
+        """Settings with the query limits of :func:`kb.sparql.limits` (options, else the
+        environment, else the defaults), checked there (KB051)."""
+        b = limits(timeout, max_rows, memory_mb)
+        return Settings(home, timeout=b.timeout, max_rows=b.max_rows, memory_mb=b.memory_mb,
+                        **rest)
+
+
+class State:
+    """What one running server holds: the build (claimed by a Reader), the store opened
+    read-only for pages and named queries, and the pool of query workers."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.reader = Reader(settings.home)
+        self.build = self.reader.build
+        self.store: ox.Store = open_store(self.build)
+        self.names: dict[Any, Any] = {}
+        self.pool = WorkerPool(self.build.oxigraph, size=settings.workers,
+                               timeout=settings.timeout, memory_mb=settings.memory_mb,
+                               queue_wait=settings.queue_wait)
+        self.graphs = sorted(g.value for g in self.store.named_graphs()
+                             if isinstance(g, ox.NamedNode))
+
+    def close(self) -> None:
+        self.reader.close()
+
+
+def error_response(request: Request, exc: KbError) -> Response:
+    status = STATUS.get(exc.code, 500)
+    title = CATALOGUE[exc.code].title if exc.code in CATALOGUE else "error"
+    text = f"error {exc.code} {title}: {exc.message}"
+    if exc.suggestions:
+        text += " — did you mean: " + ", ".join(exc.suggestions) + "?"
+    headers = {"X-Citykb-Error": exc.code, "Vary": "Accept"}
+    if status == 503:
+        headers["Retry-After"] = "5"
+    wants_html = choose(request.headers.get("accept"), ["text/plain", "text/html"])
+    if wants_html == "text/html" and not request.url.path.startswith("/sparql"):
+        return HTMLResponse(pages.render("error.html", title=f"{exc.code} {title}",
+                                         message=text, status=status),
+                            status_code=status, headers=headers)
+    return PlainTextResponse(text + "\n", status_code=status, headers=headers)
+
+
+def state(request: Request) -> State:
+    s: State = request.app.state.kb
+    return s
+
+
+async def sparql(request: Request) -> Response:
+    st = state(request)
+    try:
+        q = await endpoint.parse_request(request, st.settings.max_request)
+        if q is None:
+            return service(request)
+        job = endpoint.prepare(q, request.headers.get("accept"), st.settings.max_rows)
+        header, body = await st.pool.run(job)
+    except KbError as exc:
+        return error_response(request, exc)
+    if "error" in header:
+        kind, message = header["error"], str(header.get("message", ""))
+        code = "KB052" if kind == "syntax" else "KB057"
+        return error_response(request, KbError(code, ("invalid SPARQL: " if kind == "syntax"
+                                                      else "") + message))
+    headers = {"Vary": "Accept", "X-Citykb-Rows": str(header["rows"]),
+               "X-Citykb-Truncated": "true" if header["truncated"] else "false",
+               "X-Citykb-Max-Rows": str(st.settings.max_rows),
+               "Access-Control-Allow-Origin": "*",
+               "Access-Control-Expose-Headers": "X-Citykb-Rows, X-Citykb-Truncated, "
+                                                "X-Citykb-Max-Rows"}
+    if q.format is not None:
+        ext = {"turtle": "ttl", "ntriples": "nt", "rdfxml": "rdf"}.get(header["format"],
+                                                                      header["format"])
+        headers["Content-Disposition"] = f'inline; filename="citykb-query.{ext}"'
+    return Response(body, media_type=endpoint.MEDIA[header["format"]], headers=headers)
+
+
+def service(request: Request) -> Response:
+    st = state(request)
+    offered = ["text/turtle", "application/ld+json", "application/n-triples",
+               "application/rdf+xml", "text/html"]
+    media = choose(request.headers.get("accept"), offered)
+    if media is None:
+        return error_response(request, KbError("KB100", "the service description is sent as "
+                                               + ", ".join(offered)))
+    if media == "text/html":  # a person: the query editor
+        return RedirectResponse("/query", status_code=303, headers={"Vary": "Accept"})
+    url = str(request.url.replace(query="", fragment=""))
+    text = endpoint.service_description(
+        url, st.graphs, timeout=st.settings.timeout, max_rows=st.settings.max_rows,
+        memory_mb=st.settings.memory_mb, workers=st.settings.workers)
+    if media == "text/turtle":
+        return Response(text, media_type="text/turtle; charset=utf-8",
+                        headers={"Vary": "Accept"})
+    triples = [q.triple for q in ox.parse(text.encode(), format=ox.RdfFormat.TURTLE)]
+    return Response(pages.serialize(triples, pages.RDF_MEDIA[media]),
+                    media_type=media, headers={"Vary": "Accept"})
+
+
+def resource(request: Request) -> Response:
+    st = state(request)
+    path = request.path_params["path"]
+    try:
+        with names_cache(st.names):
+            return pages.resource_response(request, st, path)
+    except KbError as exc:
+        return error_response(request, exc)
+
+
+def home(request: Request) -> Response:
+    st = state(request)
+    return HTMLResponse(pages.home_page(st))
+
+
+def editor(request: Request) -> Response:
+    st = state(request)
+    return HTMLResponse(pages.editor_page(st))
+
+
+def named_query(request: Request) -> Response:
+    st = state(request)
+    try:
+        with names_cache(st.names):
+            return pages.named_query_response(request, st, request.path_params["name"])
+    except KbError as exc:
+        return error_response(request, exc)
+
+
+def chart(request: Request) -> Response:
+    st = state(request)
+    try:
+        with names_cache(st.names):
+            svg = pages.chart_svg(st, request.path_params["kind"],
+                                  dict(request.query_params))
+    except KbError as exc:
+        return error_response(request, exc)
+    return Response(svg, media_type="image/svg+xml",
+                    headers={"Cache-Control": "max-age=3600"})
+
+
+def status(request: Request) -> Response:
+    st = state(request)
+    body = {"build": st.build.id, "newer_build": st.reader.newer(),
+            "workers": st.pool.pids(), "workers_replaced": st.pool.killed,
+            "limits": {"timeout": st.settings.timeout, "max_rows": st.settings.max_rows,
+                       "memory_mb": st.settings.memory_mb,
+                       "max_request": st.settings.max_request,
+                       "concurrent_queries": st.settings.workers}}
+    return Response(json.dumps(body), media_type="application/json")
+
+
+def create_app(settings: Settings, st: State | None = None) -> Starlette:
+    """The application over ``st`` (a :class:`State`; opened here if not given: the build
+    claimed, the store opened); the query workers start when the application starts up."""
+    st = st or State(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.kb = st
+        try:
+            await st.pool.start()
+            yield
+        finally:
+            await st.pool.close()
+            st.close()
+
+    routes = [
+        Route("/", home),
+        Route("/sparql", sparql, methods=["GET", "POST"]),
+        Route("/query", editor),
+        Route("/queries/{name}", named_query),
+        Route("/id/{path:path}", resource),
+        Route("/chart/{kind}.svg", chart),
+        Route("/status", status),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    async def internal(request: Request, exc: Exception) -> Response:
+        import logging
+        import traceback
+
+        logging.getLogger("kb.web").error("".join(traceback.format_exception(exc)))
+        text = " ".join(str(exc).split())[:300]
+        return error_response(request, KbError(
+            "KB070", f"unexpected {type(exc).__name__}{': ' + text if text else ''} (a bug "
+            "in citykb; the server's log has the traceback)"))
+
+    return Starlette(routes=routes, lifespan=lifespan,
+                     exception_handlers={Exception: internal})
