@@ -203,6 +203,11 @@ def status(request: Request) -> Response:
     return Response(json.dumps(body), media_type="application/json")
 
 
+def favicon(request: Request) -> Response:
+    return Response((HERE / "static" / "favicon.svg").read_bytes(), media_type="image/svg+xml",
+                    headers={"Cache-Control": "max-age=86400"})
+
+
 def create_app(settings: Settings, st: State | None = None) -> Starlette:
     """The application over ``st`` (a :class:`State`; opened here if not given: the build
     claimed, the store opened); the query workers start when the application starts up."""
@@ -226,6 +231,7 @@ def create_app(settings: Settings, st: State | None = None) -> Starlette:
         Route("/id/{path:path}", resource),
         Route("/chart/{kind}.svg", chart),
         Route("/status", status),
+        Route("/favicon.ico", favicon),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     async def internal(request: Request, exc: Exception) -> Response:

@@ -44,11 +44,11 @@ RDF_MEDIA: dict[str, ox.RdfFormat] = {
     "application/n-triples": ox.RdfFormat.N_TRIPLES,
     "application/rdf+xml": ox.RdfFormat.RDF_XML,
 }
-PAGE_MEDIA = ["text/html", "application/xhtml+xml", *RDF_MEDIA, "application/json",
+PAGE_MEDIA = ["text/html", *RDF_MEDIA, "application/json",
               "text/plain"]
 """What a resource page offers, in the server's order of preference (JSON is JSON-LD, plain
 text N-Triples)."""
-ALIASES = {"application/xhtml+xml": "text/html", "application/json": "application/ld+json",
+ALIASES = {"application/json": "application/ld+json",
            "text/plain": "application/n-triples"}
 FORMAT_PARAM = {"html": "text/html", "ttl": "text/turtle", "turtle": "text/turtle",
                 "jsonld": "application/ld+json", "json": "application/ld+json",
@@ -231,11 +231,22 @@ def resource_response(request: Request, st: State, path: str) -> Response:
     from starlette.responses import HTMLResponse
     from starlette.responses import Response as Plain
 
-    iri = ns.ID + path
-    try:
-        ox.NamedNode(iri)
-    except ValueError:
-        raise KbError("KB104", f"{iri} is not a valid IRI") from None
+    # the IRI as written in the request (an IRI with %-escapes is stored with them), else
+    # decoded (an IRI with Chinese characters, which a browser %-escapes)
+    raw = bytes(request.scope.get("raw_path") or b"").decode("latin-1")
+    tails = [raw[len("/id/"):]] if raw.startswith("/id/") else []
+    candidates = [ns.ID + t for t in dict.fromkeys([*tails, path])]
+    triples: list[ox.Triple] = []
+    iri = candidates[-1]
+    for candidate in candidates:
+        try:
+            ox.NamedNode(candidate)
+        except ValueError:
+            continue
+        iri = candidate
+        triples = describe(st.store, iri)
+        if triples:
+            break
     fmt = request.query_params.get("format")
     if fmt is not None:
         media: str | None = FORMAT_PARAM.get(fmt.lower())
@@ -247,7 +258,6 @@ def resource_response(request: Request, st: State, path: str) -> Response:
         if media is None:
             raise KbError("KB100", "a resource is sent as " + ", ".join(PAGE_MEDIA))
         media = ALIASES.get(media, media)
-    triples = describe(st.store, iri)
     if not triples:
         raise KbError("KB104", f"the knowledge base has nothing about {iri}")
     headers = {"Vary": "Accept", "Link": f'<{iri}>; rel="canonical"'}
@@ -285,7 +295,7 @@ def resource_page(st: State, iri: str, triples: list[ox.Triple]) -> str:
 
 
 def table_html(answer: Rows | list[dict[str, Any]], *, columns: list[str] | None = None,
-               links: Mapping[str, str] | None = None) -> str:
+               links: Mapping[str, str] | None = None) -> Markup:
     """A result table: IRIs under /id/ link to their pages; ``links`` maps a column to the
     column holding the IRI its text should link to."""
     if isinstance(answer, Rows):
@@ -295,7 +305,8 @@ def table_html(answer: Rows | list[dict[str, Any]], *, columns: list[str] | None
         rows = answer
         names = list(rows[0]) if rows else []
     names = columns or names
-    return render("table.html", names=names, rows=rows, links=links or {}, cell=cell_html)
+    return Markup(render("table.html", names=names, rows=rows, links=links or {},
+                         cell=cell_html))
 
 
 def cell_html(value: object, link: object = None) -> Markup:
