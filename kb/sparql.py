@@ -264,6 +264,13 @@ def keywords(query: str) -> list[str]:
     return [m["word"].upper() for m in _TOKEN.finditer(query) if m["word"]]
 
 
+def may_be_refused(query: str) -> bool:
+    """Whether the query's bare words include one :func:`check_query` refuses (SERVICE,
+    LOAD, an update's). Lexing only, so cheap: a query without any can neither call another
+    server nor write, and need not be parsed to be let through; one with any is checked."""
+    return not set(keywords(query)).isdisjoint(_REFUSED)
+
+
 def _tree_names(node: object, out: set[str]) -> set[str]:
     from pyparsing import ParseResults
     from rdflib.plugins.sparql.parserutils import CompValue

@@ -632,6 +632,9 @@ def test_browser_editor_runs_a_query(server: Server, browser: Any, shots: Path) 
 
     driver = browser
     driver.get(server.url + "/query")
+    driver.find_element(By.ID, "run").click()  # the example it opens with: the top 20
+    _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#results table tbody tr"))
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#results table tbody tr")) == 20
     area = driver.find_element(By.ID, "query")
     area.clear()
     area.send_keys("SELECT ?c ?zh WHERE { ?c a kb:Region ; skos:prefLabel ?zh "
@@ -675,3 +678,28 @@ def test_browser_form_returns_a_table(server: Server, browser: Any, shots: Path)
     assert all(city in text for city in ["上海", "杭州", "苏州", "南京"])
     assert _console_errors(driver) == []
     driver.save_screenshot(str(shots / "form.png"))
+
+
+@pytest.mark.parametrize(("query", "flagged"), [
+    ("SELECT * WHERE { ?s ?p ?o }", False),
+    ('SELECT * WHERE { ?s ?p "SERVICE LOAD DELETE" } # INSERT', False),
+    ("SELECT ?service WHERE { ?service <http://x/load> ?insert }", False),
+    ("SELECT * WHERE { SERVICE <http://127.0.0.1:9/> { ?s ?p ?o } }", True),
+    ("select * where { service<http://127.0.0.1:9/>{?s ?p ?o} }", True),
+    ("LOAD <http://127.0.0.1:9/x.ttl>", True),
+    ("PREFIX ex: <http://x/> INSERT DATA { ex:a ex:b ex:c }", True),
+])
+def test_the_workers_fast_check_lets_through_only_what_cannot_be_refused(
+        query: str, flagged: bool) -> None:
+    """What the lexer lets through unparsed never holds a refused keyword; what it flags is
+    parsed in full (check_query) before it runs."""
+    from kb.errors import KbError
+    from kb.sparql import QUERY_FORMS, check_query, may_be_refused
+
+    assert may_be_refused(query) is flagged
+    if not flagged:
+        check_query(query, QUERY_FORMS)  # and the full check agrees: nothing refused
+    else:
+        with pytest.raises(KbError) as err:
+            check_query(query, QUERY_FORMS)
+        assert err.value.code == "KB055"

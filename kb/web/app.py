@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator
+import threading
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,6 +74,7 @@ class State:
         self.pool = WorkerPool(self.build.oxigraph, size=settings.workers,
                                timeout=settings.timeout, memory_mb=settings.memory_mb,
                                queue_wait=settings.queue_wait)
+        self.cache = ResponseCache()
         self.graphs = sorted(g.value for g in self.store.named_graphs()
                              if isinstance(g, ox.NamedNode))
 
@@ -111,6 +114,8 @@ async def sparql(request: Request) -> Response:
         header, body = await st.pool.run(job)
     except KbError as exc:
         return error_response(request, exc)
+    if header.get("error") == "refused":
+        return error_response(request, KbError(str(header["code"]), str(header["message"])))
     if "error" in header:
         kind, message = header["error"], str(header.get("message", ""))
         code = "KB052" if kind == "syntax" else "KB057"
@@ -151,14 +156,62 @@ def service(request: Request) -> Response:
                     media_type=media, headers={"Vary": "Accept"})
 
 
-def resource(request: Request) -> Response:
-    st = state(request)
-    path = request.path_params["path"]
-    try:
-        with names_cache(st.names):
-            return pages.resource_response(request, st, path)
-    except KbError as exc:
-        return error_response(request, exc)
+class ResponseCache:
+    """Answers already given, by request (path, query string, Accept): the served build never
+    changes, so a page or a named query's answer is the same every time. Bounded by entries
+    and bytes, least recently used first out; only 200 answers are kept."""
+
+    def __init__(self, entries: int = 2048, megabytes: int = 64) -> None:
+        self.entries, self.limit = entries, megabytes * 1024 * 1024
+        self._items: OrderedDict[tuple[str, str, str], Response] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(request: Request) -> tuple[str, str, str]:
+        return (request.scope.get("raw_path", b"").decode("latin-1") or request.url.path,
+                request.url.query, request.headers.get("accept", ""))
+
+    def get(self, request: Request) -> Response | None:
+        with self._lock:
+            hit = self._items.get(self.key(request))
+            if hit is not None:
+                self._items.move_to_end(self.key(request))
+            return hit
+
+    def put(self, request: Request, response: Response) -> Response:
+        size = len(response.body)
+        if response.status_code != 200 or size > self.limit // 8:
+            return response
+        with self._lock:
+            self._items[self.key(request)] = response
+            self._bytes += size
+            while len(self._items) > self.entries or self._bytes > self.limit:
+                _, old = self._items.popitem(last=False)
+                self._bytes -= len(old.body)
+        return response
+
+
+def cached(render: Callable[[Request, State], Response]) -> Callable[[Request], Response]:
+    """A page endpoint whose answers are kept in the server's :class:`ResponseCache`."""
+
+    def endpoint(request: Request) -> Response:
+        st = state(request)
+        hit = st.cache.get(request)
+        if hit is not None:
+            return hit
+        try:
+            with names_cache(st.names):
+                return st.cache.put(request, render(request, st))
+        except KbError as exc:
+            return error_response(request, exc)
+
+    return endpoint
+
+
+@cached
+def resource(request: Request, st: State) -> Response:
+    return pages.resource_response(request, st, request.path_params["path"])
 
 
 def home(request: Request) -> Response:
@@ -171,13 +224,9 @@ def editor(request: Request) -> Response:
     return HTMLResponse(pages.editor_page(st))
 
 
-def named_query(request: Request) -> Response:
-    st = state(request)
-    try:
-        with names_cache(st.names):
-            return pages.named_query_response(request, st, request.path_params["name"])
-    except KbError as exc:
-        return error_response(request, exc)
+@cached
+def named_query(request: Request, st: State) -> Response:
+    return pages.named_query_response(request, st, request.path_params["name"])
 
 
 def chart(request: Request) -> Response:

@@ -172,11 +172,15 @@ def negotiate(form: str, accept: str | None, fmt: str | None) -> str:
 
 
 def prepare(q: QueryRequest, accept: str | None, max_rows: int) -> dict[str, Any]:
-    """Check a query (read-only, no SERVICE: KB055) and build the worker's request."""
+    """The worker's request: the result format by query form and ``Accept``. The worker
+    checks the query (read-only, no SERVICE: KB055) before it runs it."""
     if not q.query.strip():
         raise KbError("KB052", "the query is empty")
-    check_query(q.query, QUERY_FORMS)
-    form = query_form(q.query)
+    try:
+        form = query_form(q.query)
+    except KbError:
+        check_query(q.query, QUERY_FORMS)  # an update or LOAD: refused as such (KB055)
+        raise
     fmt = negotiate(form, accept, q.format)
     return {"query": q.query, "prefixes": PREFIXES, "max_rows": max_rows,
             "formats": {"select": fmt, "ask": fmt, "graph": fmt},

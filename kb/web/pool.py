@@ -39,6 +39,8 @@ class WorkerPool:
         self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
         self._all: set[_Worker] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._spare: _Worker | None = None
+        """A started worker kept aside, to take the place of one that is killed."""
         self.killed = 0
         """Workers killed at the time limit or lost to the memory limit (for the bench)."""
 
@@ -48,9 +50,10 @@ class WorkerPool:
         task.add_done_callback(self._tasks.discard)
 
     async def start(self) -> None:
-        workers = await asyncio.gather(*(self._spawn() for _ in range(self.size)))
-        for w in workers:
+        workers = await asyncio.gather(*(self._spawn() for _ in range(self.size + 1)))
+        for w in workers[:-1]:
             self._idle.put_nowait(w)
+        self._spare = workers[-1]
 
     async def _spawn(self) -> _Worker:
         env = {**os.environ, "MALLOC_ARENA_MAX": "2"}
@@ -75,13 +78,24 @@ class WorkerPool:
                 worker.proc.kill()
         await worker.proc.wait()
 
-    async def _replace(self, worker: _Worker) -> None:
-        await self._retire(worker)
+    async def _replace(self, worker: _Worker | None) -> None:
+        """Retire a worker; the warm spare takes its place at once, and a new spare is
+        started (so a killed query's slot is free again without waiting for a start-up)."""
+        if worker is not None:
+            await self._retire(worker)
+        spare, self._spare = self._spare, None
+        if spare is not None and spare.proc.returncode is None:
+            self._idle.put_nowait(spare)
         try:
             fresh = await self._spawn()
         except KbError:
             return  # the pool shrinks; the next requests wait or get KB102
-        self._idle.put_nowait(fresh)
+        if spare is None or spare.proc.returncode is not None:
+            self._idle.put_nowait(fresh)
+        elif self._spare is None:
+            self._spare = fresh
+        else:
+            self._idle.put_nowait(fresh)
 
     async def run(self, request: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
         """Run one query on a free worker; its answer header and body."""
@@ -111,7 +125,7 @@ class WorkerPool:
             self.killed += 1
             await self._retire(worker)
             code = worker.proc.returncode
-            self._background(self._replace_dead())
+            self._background(self._replace(None))
             if code in (-6, 3) or code is None:
                 raise _memory() from None
             raise KbError("KB057", f"the query process ended with status {code} and no "
@@ -127,19 +141,13 @@ class WorkerPool:
         self._idle.put_nowait(worker)
         return header, body
 
-    async def _replace_dead(self) -> None:
-        try:
-            fresh = await self._spawn()
-        except KbError:
-            return
-        self._idle.put_nowait(fresh)
-
     async def close(self) -> None:
         for w in list(self._all):
             await self._retire(w)
 
     def pids(self) -> list[int]:
-        return [w.proc.pid for w in self._all]
+        """The workers answering queries (the spare not counted)."""
+        return [w.proc.pid for w in self._all if w is not self._spare]
 
 
 def _memory() -> KbError:

@@ -4,7 +4,9 @@ It opens the store read-only once, limits its own address space to ``MEMORY_MB``
 answers one query at a time: a request is a JSON line on standard input (query, format, row
 cap, optional dataset), the answer a JSON header line followed by exactly ``length`` bytes of
 the serialized result. The server kills a worker that runs past the time limit and starts a
-new one, so no query outlives its limit. Kept free of citykb imports so that it starts fast.
+new one, so no query outlives its limit. The query is checked here (:func:`kb.sparql.check_query`:
+SERVICE, updates and LOAD refused) rather than in the server, since parsing it takes CPU and
+the workers run side by side.
 
 Results are serialized here, not in the server: SPARQL 1.1 Query Results JSON, XML, CSV and
 TSV for SELECT and ASK; Turtle, JSON-LD, N-Triples and RDF/XML for CONSTRUCT and DESCRIBE. At
@@ -151,6 +153,15 @@ def _graph(result: Any, fmt: str, cap: int, prefixes: dict[str, str]) -> tuple[b
 def answer(store: Any, request: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
     import pyoxigraph as ox
 
+    from kb.errors import KbError
+    from kb.sparql import QUERY_FORMS, check_query, may_be_refused
+
+    try:  # here, not in the server: parsing takes CPU, and workers run side by side
+        if may_be_refused(request["query"]):
+            check_query(request["query"], QUERY_FORMS)
+    except KbError as exc:
+        return {"error": "refused", "code": exc.code, "message": exc.message}, b""
+
     options: dict[str, Any] = {"prefixes": request.get("prefixes") or {}}
     if request.get("default_graphs"):
         options["default_graph"] = [ox.NamedNode(g) for g in request["default_graphs"]]
@@ -184,6 +195,9 @@ def main() -> int:
     import pyoxigraph as ox
 
     store = ox.Store.read_only(store_path)
+    from kb.sparql import QUERY_FORMS, check_query
+
+    check_query("ASK {}", QUERY_FORMS)  # loads the SPARQL grammar before the first query
     out = sys.stdout.buffer
     out.write(b'{"ready": true}\n')
     out.flush()
