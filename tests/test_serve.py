@@ -294,6 +294,32 @@ def test_time_limit_stops_a_cross_product_and_others_are_served(server: Server) 
     assert len(status["workers"]) == 2 and status["workers_replaced"] >= 1
 
 
+def test_memory_limit_stops_a_query_and_the_worker_is_replaced(real_home: Path) -> None:
+    """A second server with a 1 GB limit per worker: a sorted cross product is stopped
+    (KB054) and the next query is answered."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kb.cli", "serve", "--port", "0", "--home", str(real_home),
+         "--memory", "1024", "--timeout", "120", "--workers", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().split("serving at ", 1)[1].split("/ ", 1)[0]
+        one = Server(url, proc, real_home)
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(url + "/status", timeout=5).read()
+                break
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.1)
+        r = post_form(one, "SELECT ?a WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i } "
+                           "ORDER BY ?a ?d ?g")
+        assert (r.status, r.headers.get("x-citykb-error")) == (503, "KB054"), r.text
+        assert json.loads(get_query(one, "ASK { ?c a kb:City }").body)["boolean"] is True
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 def test_dataset_parameters(server: Server) -> None:
     g = ns.graph_source("geography")
     q = "SELECT (COUNT(*) AS ?n) WHERE { ?s a kb:City }"
@@ -500,6 +526,9 @@ def test_specialised_pages(server: Server) -> None:
     framework = page("/id/framework/coo-2025")
     assert "/chart/sunburst.svg" in framework and "经济实力" in framework
     assert "Members and places" in page("/id/region/east")
+    cluster = page("/id/cluster/dei2020-beijing-tianjin-hebei")
+    assert "Its definitions, with their sources" in cluster
+    assert "/id/cluster/bluebook2025-beijing-tianjin-hebei" in cluster  # another source's
     assert "What this correction touches" in page("/id/erratum/coo2025/coo2025-e020")
     assert "What this source contributes" in page("/id/source/coo2025")
 
@@ -596,11 +625,15 @@ def _wait(driver: Any, condition: Callable[[Any], Any], seconds: float = 30) -> 
 
 
 def test_browser_pages_load_without_errors_and_links_resolve(server: Server, browser: Any,
-                                                             shots: Path) -> None:
+                                                             shots: Path,
+                                                             real_store: ox.Store) -> None:
     driver = browser
-    pages = ["/", "/id/city/shenzhen", "/id/framework/coo-2025", "/id/region/east",
-             "/id/erratum/coo2025/coo2025-e020", "/id/source/coo2025", "/query",
-             "/queries/cluster-top-n"]
+    run = next(q.subject.value for q in real_store.quads_for_pattern(  # type: ignore[union-attr]
+        None, ox.NamedNode(ns.RDF + "type"), ox.NamedNode(ns.KB + "ScoringRun"), None))
+    score = f"/id/obs/coo-2025/run-{ns.local_name(run)}/shenzhen/economic-strength"
+    pages = ["/", "/id/city/shenzhen", score, "/id/framework/coo-2025", "/id/region/east",
+             "/id/erratum/coo2025/coo2025-e020", "/id/source/coo2025",
+             "/id/" + run[len(ns.ID):], "/query", "/queries/cluster-top-n"]
     links: set[str] = set()
     for path in pages:
         driver.get(server.url + path)
@@ -609,7 +642,7 @@ def test_browser_pages_load_without_errors_and_links_resolve(server: Server, bro
         _wait(driver, lambda d: d.execute_script(
             "return Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"))
         assert _console_errors(driver) == [], path
-        name = path.strip("/").replace("/", "_") or "home"
+        name = path.strip("/").replace("/", "_")[:80] or "home"
         driver.save_screenshot(str(shots / f"{name}.png"))
         assert (shots / f"{name}.png").stat().st_size > 10_000
         links |= {h for h in driver.execute_script(

@@ -288,7 +288,12 @@ def resource_page(st: State, iri: str, triples: list[ox.Triple]) -> str:
             special = builder(st, iri)
         except KbError as exc:  # a part that does not apply to this one: said, not hidden
             special = str(Markup('<p class="note">{}</p>').format(exc.message))
-    return render("resource.html", iri=iri, title=labels.get(iri) or ns.local_name(iri),
+    title = labels.get(iri)
+    if title is None:  # an observation: its place and what it measures
+        parts = [labels.get(v.value, "") for p in (ns.SDMX_DIM + "refArea", ns.KB + "concept")
+                 for v in props.get(p, []) if isinstance(v, ox.NamedNode)]
+        title = " · ".join(p for p in parts if p) or ns.local_name(iri)
+    return render("resource.html", iri=iri, title=title,
                   kind=kind, props=props, labels=labels, others=others, incoming=inc,
                   incoming_total=total, incoming_labels=inc_labels, special=Markup(special),
                   path=local_url(iri), max_incoming=MAX_INCOMING)
@@ -374,8 +379,19 @@ def _framework(st: State, iri: str) -> str:
 def _area(st: State, iri: str) -> str:
     members = queries.get("places-in-area").rows(st.store, {"area": iri})
     across = queries.get("area-across-indices").rows(st.store, {"area": iri})
+    definitions = None
+    if kind_of(iri) == "cluster":  # the same cluster as every source defines it
+        name = labels_of(describe_labels(st.store, [iri])).get(iri, "").split(" (")[0]
+        stem = name.removesuffix("城市群").removesuffix("地区") or name
+        rows = queries.get("cluster-definitions").records(st.store, {"name": stem})
+        counted: dict[tuple[str, str, str], int] = {}
+        for r in rows:
+            key = (str(r["cluster"]), str(r["clusterZh"]), str(r["source"]))
+            counted[key] = counted.get(key, 0) + 1
+        definitions = table_html([{"definition": c, "name": zh, "source": src, "members": n}
+                                  for (c, zh, src), n in counted.items()])
     return render("area.html", members=table_html(members), across=table_html(across),
-                  count=len(members.rows))
+                  count=len(members.rows), definitions=definitions)
 
 
 def _erratum(st: State, iri: str) -> str:

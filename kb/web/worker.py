@@ -196,6 +196,7 @@ def main() -> int:
 
     store = ox.Store.read_only(store_path)
     from kb.sparql import QUERY_FORMS, check_query
+    from kb.sparql_worker import failure
 
     check_query("ASK {}", QUERY_FORMS)  # loads the SPARQL grammar before the first query
     out = sys.stdout.buffer
@@ -207,12 +208,8 @@ def main() -> int:
         body = b""
         try:
             header, body = answer(store, json.loads(line))
-        except MemoryError:
-            header = {"error": "memory", "message": "out of memory"}
         except Exception as exc:  # reported to the server, which gives it a code
-            text = str(exc)
-            kind = "memory" if "memory" in text.lower() or "alloc" in text.lower() else "query"
-            header = {"error": kind, "message": f"{type(exc).__name__}: {text}"}
+            header = failure(exc)
         header["length"] = len(body)
         out.write(json.dumps(header).encode("utf-8") + b"\n")
         out.write(body)
