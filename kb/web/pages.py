@@ -190,10 +190,6 @@ def labels_of(triples: Iterable[ox.Triple], lang: str = "zh") -> dict[str, str]:
     return out
 
 
-def label(store: ox.Store, iri: str) -> str:
-    return labels_of(describe_labels(store, [iri])).get(iri) or ns.local_name(iri)
-
-
 def describe_labels(store: ox.Store, iris: Iterable[str]) -> list[ox.Triple]:
     out = []
     for iri in iris:
