@@ -5,6 +5,7 @@ Selenium) for the pages, the editor, the forms and the charts."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import fcntl
 import io
@@ -319,7 +320,11 @@ def test_memory_limit_stops_a_query_and_the_worker_is_replaced(real_home: Path) 
         assert json.loads(get_query(one, "ASK { ?c a kb:City }").body)["boolean"] is True
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def test_dataset_parameters(server: Server) -> None:
@@ -760,3 +765,44 @@ def test_every_iri_has_a_description_that_round_trips(real_store: ox.Store) -> N
         named = {t for t in triples if not isinstance(t.subject, ox.BlankNode)
                  and not isinstance(t.object, ox.BlankNode)}
         assert named <= {q.triple for q in back} and len(back) == len(triples), iri
+
+
+def test_workers_end_with_the_server(real_home: Path) -> None:
+    """Killed outright (SIGKILL, no shutdown) while a worker is in the middle of a cross
+    product, the server leaves no query worker behind."""
+    import threading
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kb.cli", "serve", "--port", "0", "--home", str(real_home),
+         "--workers", "1", "--timeout", "300"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    url = proc.stdout.readline().split("serving at ", 1)[1].split("/ ", 1)[0]
+    pids: list[int] = []
+    for _ in range(300):
+        try:
+            pids = json.loads(urllib.request.urlopen(url + "/status", timeout=5).read())[
+                "workers"]
+            break
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.1)
+    assert pids
+    cross = urllib.parse.urlencode({"query": "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . "
+                                             "?d ?e ?f . ?g ?h ?i }"}).encode()
+    def ask() -> None:
+        with contextlib.suppress(OSError):  # the server is killed under it
+            http(url + "/sparql", data=cross, timeout=30,
+                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+
+    busy = threading.Thread(target=ask, daemon=True)
+    busy.start()
+    time.sleep(1.5)  # the worker is computing; it reads no input until it has finished
+    proc.kill()
+    proc.wait()
+    for _ in range(100):
+        alive = [p for p in pids if Path(f"/proc/{p}").exists()
+                 and "zombie" not in Path(f"/proc/{p}/status").read_text().lower()]
+        if not alive:
+            break
+        time.sleep(0.1)
+    assert alive == []

@@ -47,7 +47,7 @@ def run(settings: Settings, host: str, port: int, announce: Callable[[str], None
     app = create_app(settings, st)
     config = uvicorn.Config(app, log_level="warning", access_log=False,
                             limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=5,
-                            lifespan="on")
+                            timeout_graceful_shutdown=5, lifespan="on")
     server = uvicorn.Server(config)
     announce(f"citykb serving at http://{shown}:{bound_port}/ — SPARQL endpoint "
              f"http://{shown}:{bound_port}/sparql (Ctrl-C stops)")
