@@ -911,6 +911,104 @@ def graph(
     _guard(body)
 
 
+# --- kb serve and kb plot: the knowledge base on the web, and its charts --------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default; "
+                                           "0.0.0.0 for every interface).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535,
+                                      help="Port (0: any free port, printed).")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="SPARQL queries run at once "
+                                         "(one worker process each).")] = 2,
+    timeout: Annotated[float | None, typer.Option(
+        help="Seconds a query may run (default $CITYKB_QUERY_TIMEOUT or 60).",
+        show_default=False)] = None,
+    max_rows: Annotated[int | None, typer.Option(
+        help="Rows (or triples) a query returns at most; a cut is reported (default "
+             "$CITYKB_QUERY_MAX_ROWS or 100000).", show_default=False)] = None,
+    memory: Annotated[int | None, typer.Option(
+        help="MB of address space per query worker (default $CITYKB_QUERY_MEMORY or 2048).",
+        show_default=False)] = None,
+    max_request: Annotated[int, typer.Option(min=1024, max=10_000_000,
+                                             help="Largest request body or query string, "
+                                                  "bytes.")] = 65_536,
+    queue_wait: Annotated[float, typer.Option(min=0.1, max=600, help="Seconds a query waits "
+                                              "for a free worker before a 503.")] = 10.0,
+    home: Home = None,
+) -> None:
+    """Serve the knowledge base on the web: SPARQL endpoint (/sparql), a page for every IRI
+    (/id/...), the query editor (/query), named queries as forms, charts."""
+    from kb.web.serve import run as run_server
+
+    def body() -> None:
+        from kb.web.app import Settings
+
+        settings = Settings.from_limits(home, timeout=timeout, max_rows=max_rows,
+                                        memory_mb=memory, workers=workers,
+                                        max_request=max_request, queue_wait=queue_wait)
+        run_server(settings, host, port, announce=lambda text: console.out(text,
+                                                                           highlight=False))
+
+    _guard(body)
+
+
+class PlotKind(StrEnum):
+    radar = "radar"
+    heatmap = "heatmap"
+    sunburst = "sunburst"
+    bump = "bump"
+
+
+@app.command()
+def plot(
+    kind: Annotated[PlotKind, typer.Argument(help="radar CITY [FRAMEWORK] · heatmap FRAMEWORK "
+                                             "· sunburst FRAMEWORK · bump FRAMEWORK_A "
+                                             "FRAMEWORK_B")],
+    names: Annotated[list[str], typer.Argument(help="What to plot (names, slugs or IRIs).",
+                                               show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="File to write: .png or .svg.")],
+    home: Home = None,
+) -> None:
+    """Draw a chart to PNG or SVG: a city's radar profile against the median, a cities ×
+    dimensions heatmap, a framework's sunburst by effective weight, two indices' ranks."""
+    from kb import charts
+    from kb.resolve import resolve
+
+    def body() -> None:
+        fmt = out.suffix.lower().lstrip(".")
+        if fmt not in ("png", "svg"):
+            raise KbError("KB058", f"--out {out}: write a .png or .svg file")
+        wanted = {"radar": (1, 2), "heatmap": (1, 1), "sunburst": (1, 1), "bump": (2, 2)}
+        lo, hi = wanted[kind.value]
+        if not lo <= len(names) <= hi:
+            raise KbError("KB106", f"kb plot {kind.value} takes {lo}"
+                          f"{'' if lo == hi else f' or {hi}'} name(s), got {len(names)}")
+        store = open_store(current_build(home))
+        if kind is PlotKind.radar:
+            fig = charts.radar(store, resolve(store, "city", names[0]),
+                               resolve(store, "framework", names[1]) if len(names) > 1
+                               else None)
+        elif kind is PlotKind.bump:
+            fig = charts.bump(store, resolve(store, "framework", names[0]),
+                              resolve(store, "framework", names[1]))
+        else:
+            fw = resolve(store, "framework", names[0])
+            fig = charts.heatmap(store, fw) if kind is PlotKind.heatmap else \
+                charts.sunburst(store, fw)
+        data = charts.save(fig, fmt)
+        try:
+            out.write_bytes(data)
+        except OSError as exc:
+            raise KbError("KB058", f"cannot write {out}: {exc.strerror or exc}") from None
+        font = charts.cjk_font()
+        console.out(f"wrote {out} ({len(data):,} bytes)" + ("" if font else
+                    "; no CJK font is installed, so labels are in English"), highlight=False)
+
+    _guard(body)
+
+
 @app.command()
 def version() -> None:
     """Print the citykb version."""

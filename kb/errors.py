@@ -111,6 +111,30 @@ CATALOGUE: dict[str, ErrorType] = {
                   "The command line is malformed: an unknown command or option, a missing "
                   "argument, or an option value of the wrong type."),
         ErrorType("KB060", "no-scores", "No scoring run exists for the framework."),
+        # kb serve and kb plot (KB100–KB119)
+        ErrorType("KB100", "not-acceptable",
+                  "kb serve: nothing the server can send for this request fits the client's "
+                  "Accept header (HTTP 406); the message lists the media types it sends."),
+        ErrorType("KB101", "request-too-large",
+                  "kb serve: a request (its body or query string) is larger than the server "
+                  "accepts (HTTP 413); raise the limit with kb serve --max-request."),
+        ErrorType("KB102", "server-busy",
+                  "kb serve: every query worker stayed busy for longer than the server waits "
+                  "for one (HTTP 503, with Retry-After); try again, or start the server with "
+                  "more --workers."),
+        ErrorType("KB103", "bad-request",
+                  "kb serve: a request the SPARQL protocol does not allow: two queries, an "
+                  "unsupported Content-Type, an unknown format= (HTTP 400)."),
+        ErrorType("KB104", "not-found",
+                  "kb serve: the knowledge base has nothing about this IRI, or the page does "
+                  "not exist (HTTP 404)."),
+        ErrorType("KB105", "cannot-listen",
+                  "kb serve could not listen on the address and port given (in use, or not "
+                  "an address of this machine)."),
+        ErrorType("KB106", "nothing-to-plot",
+                  "kb plot (or a chart of kb serve): the chart has no data to draw (a city "
+                  "with no computed scores, two indices with no city in common), or a "
+                  "required argument is missing."),
         ErrorType("KB120", "unknown-method-parameter",
                   "A method is declared with a parameter it does not take (a misspelling, or a "
                   "parameter of another method); the message lists the parameters it takes. "
@@ -197,6 +221,16 @@ EXAMPLES: dict[str, str] = {
     "KB057": "the query process ended with signal 9 and no answer",
     "KB058": "no such option: --tpo (kb rank --help lists the options)",
     "KB060": "no computed score of 深圳 (Shenzhen) in 经济实力 (Economic strength); run `kb build`",
+    "KB100": "nothing this endpoint can send is acceptable (Accept: image/png); it sends "
+             "application/sparql-results+json, application/sparql-results+xml, text/csv, …",
+    "KB101": "the request body has 200,000 bytes; at most 65,536 are accepted (kb serve "
+             "--max-request)",
+    "KB102": "all 2 query workers stayed busy for 10 s; try again later",
+    "KB103": "the request has 2 'query' parameters; the SPARQL protocol allows one",
+    "KB104": "the knowledge base has nothing about https://w3id.org/citykb/id/city/atlantis",
+    "KB105": "cannot listen on 127.0.0.1:8000: address already in use (choose another with "
+             "--port)",
+    "KB106": "上海 (Shanghai) and 浦东 (Pudong) rank no city in common",
     "KB120": "data/asem/framework.yaml: normalise method 'minmax' has no parameter 'hgih'; it "
              "takes: low, high",
     "KB121": "data/asem/framework.yaml: normalise method 'rank' parameter 'ties' must be one "

@@ -264,6 +264,13 @@ def keywords(query: str) -> list[str]:
     return [m["word"].upper() for m in _TOKEN.finditer(query) if m["word"]]
 
 
+def may_be_refused(query: str) -> bool:
+    """Whether the query's bare words include one :func:`check_query` refuses (SERVICE,
+    LOAD, an update's). Lexing only, so cheap: a query without any can neither call another
+    server nor write, and need not be parsed to be let through; one with any is checked."""
+    return not set(keywords(query)).isdisjoint(_REFUSED)
+
+
 def _tree_names(node: object, out: set[str]) -> set[str]:
     from pyparsing import ParseResults
     from rdflib.plugins.sparql.parserutils import CompValue
@@ -278,9 +285,14 @@ def _tree_names(node: object, out: set[str]) -> set[str]:
     return out
 
 
-def check_query(query: str) -> None:
+QUERY_FORMS = frozenset({"SelectQuery", "AskQuery", "ConstructQuery", "DescribeQuery"})
+"""The read-only query forms (rdflib's names), all of which ``kb serve`` answers."""
+
+
+def check_query(query: str, forms: frozenset[str] = frozenset({"SelectQuery"})) -> None:
     """Refuse what a read-only SELECT over the store must not do: ``SERVICE`` (a request to
-    another server), updates and ``LOAD`` (KB055); other query forms (KB052).
+    another server), updates and ``LOAD`` (KB055); query forms not in ``forms`` (KB052;
+    ``kb serve`` passes :data:`QUERY_FORMS`).
 
     The text is parsed with rdflib's SPARQL grammar and the parse tree inspected; a text that
     grammar does not accept (e.g. SPARQL 1.2 syntax Oxigraph knows) is lexed instead and its
@@ -300,7 +312,7 @@ def check_query(query: str) -> None:
         if "ServiceGraphPattern" in names:
             raise KbError("KB055", "the query uses SERVICE, which would query another "
                           "server; citykb runs queries over its own store only")
-        if "SelectQuery" not in names:
+        if not names & forms:
             raise KbError("KB052", "only SELECT queries return tables (not ASK, CONSTRUCT "
                           "or DESCRIBE)")
         return

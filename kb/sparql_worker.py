@@ -55,16 +55,21 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     return {"names": names, "rows": rows, "truncated": truncated}
 
 
+def failure(exc: BaseException) -> dict[str, Any]:
+    """An exception of a query as the answer the parent reads: memory, or another failure."""
+    if isinstance(exc, MemoryError):
+        return {"error": "memory", "message": "out of memory"}
+    text = str(exc)
+    kind = "memory" if "memory" in text.lower() or "alloc" in text.lower() else "query"
+    return {"error": kind, "message": f"{type(exc).__name__}: {text}"}
+
+
 def main() -> int:
     request = json.loads(sys.stdin.read())
     try:
         answer = run(request)
-    except MemoryError:
-        answer = {"error": "memory", "message": "out of memory"}
     except Exception as exc:  # reported to the parent, which gives it a code
-        text = str(exc)
-        kind = "memory" if "memory" in text.lower() or "alloc" in text.lower() else "query"
-        answer = {"error": kind, "message": f"{type(exc).__name__}: {text}"}
+        answer = failure(exc)
     try:
         out = json.dumps(answer, ensure_ascii=False)
     except MemoryError:
