@@ -85,9 +85,52 @@ def current_build(home: Path | None) -> Any:
 
 
 def open_store(build: Any, *, write: bool = False) -> Any:
+    if not write:
+        remote = remote_store(build)
+        if remote is not None:
+            return remote
     from kb.store import open_store as open_
 
     return open_(build, write=write)
+
+
+# --- a SPARQL server as the store (kb/endpoint.py) ------------------------------------------
+
+_ENDPOINT: dict[str, Any] = {}
+"""The endpoint given with ``kb --endpoint URL``, and the remote store opened for it."""
+
+
+@app.callback()
+def _options(
+    endpoint: Annotated[str | None, typer.Option(
+        "--endpoint", help="Read from this SPARQL 1.1 endpoint (a knowledge base published "
+                           "with `kb publish`) instead of the embedded store; default "
+                           "$CITYKB_ENDPOINT or the config file.", show_default=False)] = None,
+) -> None:
+    """citykb: a knowledge base of Chinese city composite indices."""
+    _ENDPOINT.clear()
+    if endpoint:
+        _ENDPOINT["url"] = endpoint
+
+
+def remote_store(build: Any) -> Any:
+    """The remote store when an endpoint is configured (else None); the columnar copy stays
+    the local build's, and a note says so when the server holds another build."""
+    if "store" in _ENDPOINT:
+        return _ENDPOINT["store"]
+    from kb.endpoint import RemoteStore, configured
+
+    chosen = configured(_ENDPOINT.get("url"), getattr(build, "path", None) and
+                        build.path.parent.parent)
+    if chosen is None:
+        return None
+    store = RemoteStore(chosen)
+    if store.version.build_id != getattr(build, "id", store.version.build_id):
+        err.print("[yellow]note[/] ", end="", highlight=False)
+        err.out(f"{chosen.url} holds build {store.version.build_id}; the columnar copy used "
+                f"for numbers is the local build {build.id}", highlight=False)
+    _ENDPOINT["store"] = store
+    return store
 
 
 def default_home() -> Path:
@@ -435,7 +478,14 @@ def query(
             if name is not None:
                 raise KbError("KB051", "give a query NAME or --file F.rq, not both")
             text = _read_query_file(file)
-            emit_rows(isolated_rows(current_build(home).oxigraph, text, bounds), fmt)
+            b = current_build(home)
+            remote = remote_store(b)
+            if remote is not None:
+                from kb.endpoint import remote_rows
+
+                emit_rows(remote_rows(remote, text, bounds), fmt)
+            else:
+                emit_rows(isolated_rows(b.oxigraph, text, bounds), fmt)
         elif name is not None:
             q = queries.get(name)
             values = _params(param or [])
