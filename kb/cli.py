@@ -544,15 +544,18 @@ def check(
     def body() -> None:
         b = current_build(home)
         store = open_store(b)
+        # on a server: the shapes, statements and tiers are checked on a copy of what the
+        # server holds (their SPARQL needs exact semantics); the scores on the server itself
+        held = store.snapshot() if hasattr(store, "snapshot") else store
         failed = False
         if shapes:
-            res = check_shapes_full(store) if full else check_shapes(store, observations=True)
+            res = check_shapes_full(held) if full else check_shapes(held, observations=True)
             console.print("SHACL shapes: " + ("[green]conform[/]" if res.conforms
                                               else "[red]violations[/]"))
             for p in res.problems:
                 console.print(f"  {p}", highlight=False)
             failed |= not res.conforms
-        statements = check_statements(store, b)
+        statements = check_statements(held, b)
         if not statements.empty:
             counts = statements["status"].value_counts().to_dict()
             console.print("report statements: " + ", ".join(f"{n} {k}" for k, n in
@@ -564,7 +567,7 @@ def check(
                  title="statements" + ("" if verbose else " that differ from the knowledge "
                                        "base (--verbose shows all)"))
             failed |= bool(statements["status"].str.startswith(("DIFFERS", "error")).any())
-        tiers = check_tiers(store, b)
+        tiers = check_tiers(held, b)
         if not tiers.empty:
             counts = tiers["status"].value_counts().to_dict()
             console.print("printed tier lists: " + ", ".join(f"{n} {k}" for k, n in
@@ -789,6 +792,58 @@ def graph(
             console.print(f"wrote {graphml}")
 
     _guard(body)
+
+
+@app.command()
+def publish(
+    endpoint: Annotated[str | None, typer.Option(
+        "--endpoint", help="The SPARQL server's query URL (default $CITYKB_ENDPOINT or the "
+                           "config file); updates go to its authenticated endpoint.",
+        show_default=False)] = None,
+    home: Home = None,
+) -> None:
+    """Load the current build into a SPARQL server, named graph by named graph, and switch
+    the server's readers to it at once; publishing the same build again changes nothing.
+    Credentials: $CITYKB_ENDPOINT_USER and $CITYKB_ENDPOINT_PASSWORD (or the config file)."""
+    from kb.endpoint import configured
+    from kb.endpoint import publish as run_publish
+
+    def body() -> None:
+        from rich.progress import Progress
+
+        b = current_build(home)
+        chosen = configured(endpoint or _ENDPOINT.get("url"), b.path.parent.parent)
+        if chosen is None:
+            raise KbError("KB186", "give the server with --endpoint URL, $CITYKB_ENDPOINT or "
+                          "the config file")
+        store = _embedded(b)
+        with Progress(console=err, transient=True) as bar:
+            tasks: dict[str, Any] = {}
+
+            def progress(graph: str, done: int, total: int) -> None:
+                if graph not in tasks:
+                    tasks[graph] = bar.add_task(graph.rsplit("/graph/", 1)[-1], total=total)
+                bar.update(tasks[graph], completed=done)
+
+            result = run_publish(store, b.id, chosen,
+                                 digest=str(b.read_manifest().get("data_sha256", "")),
+                                 progress=progress)
+        if result.already:
+            console.print(f"{chosen.url} already serves build {result.build_id}: nothing to do")
+            return
+        console.print(f"published build {result.build_id} to {chosen.url}: "
+                      f"{len(result.graphs)} graphs, {sum(result.graphs.values()):,} triples "
+                      f"({len(result.loaded)} loaded now)"
+                      + (f"; removed old versions {', '.join(result.removed)}"
+                         if result.removed else ""))
+
+    _guard(body)
+
+
+def _embedded(build: Any) -> Any:
+    from kb.store import open_store as open_
+
+    return open_(build)
 
 
 @app.command()
