@@ -588,19 +588,53 @@ class RemoteStore:
 
     def quads_for_pattern(self, subject: object, predicate: object, obj: object,
                           graph: ox.NamedNode | None = None) -> Iterator[ox.Quad]:
-        """Every quad of one named graph (or all), read in ordered pages."""
+        """Every quad of one named graph (or of all), read whole: predicates are fetched in
+        batches that stay under the server's row cap (each batch's size checked against the
+        server's count), a predicate with more triples than the cap in ordered pages."""
         if subject is not None or predicate is not None or obj is not None:
             raise NotImplementedError("only whole graphs are read from a remote store")
         graphs = [graph.value] if graph is not None else sorted(self.version.graphs)
+        cap = self.endpoint.max_rows
         for g in graphs:
-            _, rows = self.select_json("SELECT ?s ?p ?o WHERE { ?s ?p ?o } ORDER BY ?s ?p ?o",
-                                       g)
-            parsed = ox.parse_query_results(json.dumps(
-                {"head": {"vars": ["s", "p", "o"]}, "results": {"bindings": rows}}),
-                ox.QueryResultsFormat.JSON)
             name = ox.NamedNode(g)
-            for sol in parsed:  # type: ignore[union-attr]
-                yield ox.Quad(sol["s"], sol["p"], sol["o"], name)
+            _, counts = self._select_once(
+                "SELECT ?p (COUNT(*) AS ?n) WHERE { ?s ?p ?o } GROUP BY ?p", g)
+            batch: list[str] = []
+            size = 0
+            for row in [*sorted(counts, key=lambda r: r["p"]["value"]), {}]:
+                n = int(row["n"]["value"]) if row else 0
+                if batch and (not row or size + n >= cap):
+                    yield from self._batch(g, name, batch, size)
+                    batch, size = [], 0
+                if not row:
+                    break
+                if n >= cap:  # one large predicate: ordered pages
+                    yield from self._triples(g, name, self.select_json(
+                        f"SELECT ?s ?p ?o WHERE {{ ?s ?p ?o FILTER (?p = <{row['p']['value']}>)"
+                        " } ORDER BY ?s ?o", g)[1])
+                    continue
+                batch.append(row["p"]["value"])
+                size += n
+
+    def _batch(self, g: str, name: ox.NamedNode, predicates: list[str],
+               expected: int) -> Iterator[ox.Quad]:
+        values = " ".join(f"<{p}>" for p in predicates)
+        _, rows = self._select_once(
+            f"SELECT ?s ?p ?o WHERE {{ VALUES ?p {{ {values} }} ?s ?p ?o }}", g)
+        if len(rows) != expected:
+            raise KbError("KB181", f"reading graph {g} from the server gave {len(rows):,} "
+                          f"triples of {expected:,}")
+        return self._triples(g, name, rows)
+
+    @staticmethod
+    def _triples(g: str, name: ox.NamedNode, rows: list[dict[str, dict[str, str]]]
+                 ) -> Iterator[ox.Quad]:
+        parsed = ox.parse_query_results(json.dumps(
+            {"head": {"vars": ["s", "p", "o"]}, "results": {"bindings": rows}}),
+            ox.QueryResultsFormat.JSON)
+        assert isinstance(parsed, ox.QuerySolutions)
+        for sol in parsed:
+            yield ox.Quad(sol["s"], sol["p"], sol["o"], name)  # type: ignore[arg-type]
 
     def dump(self, output: str, format: ox.RdfFormat,
              prefixes: Mapping[str, str] | None = None) -> None:

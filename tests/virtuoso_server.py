@@ -207,20 +207,25 @@ def _grant(server: Server) -> None:
                 raise
 
 
-def stop(directory: Path) -> None:
+def stop(directory: Path, *, kill: bool = False) -> None:
+    """Stop the server started in ``directory`` (``kill``: at once, without a checkpoint)."""
     pid_file = directory / "pid"
     if not pid_file.is_file():
         return
     pid = int(pid_file.read_text())
     try:
-        os.killpg(pid, signal.SIGTERM)
+        os.killpg(pid, signal.SIGKILL if kill else signal.SIGTERM)
     except ProcessLookupError:
         return
-    for _ in range(100):
+    for _ in range(300):
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our child: reaped
+                break
+        except ChildProcessError:  # started by another process
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
         time.sleep(0.1)
     pid_file.unlink(missing_ok=True)
     (directory / "ports").unlink(missing_ok=True)
