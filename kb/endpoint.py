@@ -716,9 +716,35 @@ def portable(query: str) -> str:
     folder = paths.queries_dir() / "portable"
     for variant in sorted(folder.glob("*.rq")) if folder.is_dir() else []:
         named = queries.catalog().get(variant.stem)
-        if named is not None and named.text == query:
+        if named is None:
+            continue
+        if named.text == query:
             return variant.read_text(encoding="utf-8")
+        edited = _insertion(named.text, query, variant.read_text(encoding="utf-8"))
+        if edited is not None:
+            return edited
     return query
+
+
+def _insertion(original: str, query: str, variant: str) -> str | None:
+    """When ``query`` is ``original`` with one piece of text inserted (as explain inserts a
+    VALUES clause into score-provenance), the variant with the same insertion after the same
+    words; None otherwise."""
+    if len(query) <= len(original):
+        return None
+    p = 0
+    while p < len(original) and original[p] == query[p]:
+        p += 1
+    s = 0
+    while s < len(original) - p and original[-1 - s] == query[-1 - s]:
+        s += 1
+    if p + s < len(original):
+        return None  # not one insertion
+    inserted = query[p:len(query) - s]
+    anchor = original[max(0, p - 40):p]
+    if len(anchor) < 8 or original.count(anchor) != 1 or variant.count(anchor) != 1:
+        return None
+    return variant.replace(anchor, anchor + inserted, 1)
 
 
 def remote_rows(remote: RemoteStore, query: str, bounds: Any = None) -> Any:
