@@ -102,6 +102,10 @@ def main() -> None:
                 same = sorted(map(repr, here.rows)) == sorted(map(repr, there.rows))
                 print(f"{name:<20} {len(here.rows):>7,} {t_here:>11.4f} {t_there:>9.4f} "
                       f"{t_there / t_here:>15.1f}×" + ("" if same else "  ANSWERS DIFFER"))
+                if not same:
+                    only_a, only_b = set(map(repr, here.rows)), set(map(repr, there.rows))
+                    print(f"    only embedded: {sorted(only_a - only_b)[:3]}")
+                    print(f"    only server:   {sorted(only_b - only_a)[:3]}")
         finally:
             virtuoso_server.stop(work / "virtuoso", kill=True)
 

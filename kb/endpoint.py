@@ -973,11 +973,12 @@ def _prune(remote: RemoteStore, current: str) -> list[str]:
         _, graphs = remote._select_once(
             f"SELECT ?g WHERE {{ GRAPH <{CATALOG}> {{ <{_C}version:{old}> <{_C}graph> ?g }} }}",
             None)
-        for g in graphs:
-            _update(remote, f"DROP SILENT GRAPH <{g['g']['value']}>")
+        # out of the catalog first (no reader opens it any more), then its graphs
         _update(remote, f"""DELETE WHERE {{ GRAPH <{CATALOG}> {{
             <{_C}version:{old}> <{_C}graph> ?g . ?g ?p ?o }} }}""")
         _update(remote, f"DELETE WHERE {{ GRAPH <{CATALOG}> {{ <{_C}version:{old}> ?p ?o }} }}")
+        for g in graphs:
+            _update(remote, f"DROP SILENT GRAPH <{g['g']['value']}>")
         removed.append(old)
     return removed
 

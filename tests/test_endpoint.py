@@ -28,8 +28,11 @@ import kb
 from kb import queries
 from kb.cli import app
 from kb.endpoint import (
+    CATALOG,
+    VERSION_PREFIX,
     Endpoint,
     RemoteStore,
+    Version,
     canonical_decimal,
     canonical_double,
     configured,
@@ -389,4 +392,24 @@ def test_literals_come_back_exact(published: RemoteStore, endpoint: Endpoint,
             33.333333333333336, 123.45600000000002, 2.220446049250313e-16, 286.0]
     finally:
         publish(real_store, real_build.id, endpoint)
-    assert RemoteStore(endpoint).version.build_id == real_build.id
+    now = RemoteStore(endpoint)
+    assert now.version.build_id == real_build.id
+    # two versions kept (this one and the literals), and no graph of a removed version left
+    everything = RemoteStore(endpoint, Version("", {}, {}))  # no dataset: the whole server
+    _, kept = everything._select_once(f"SELECT DISTINCT ?id WHERE {{ GRAPH <{CATALOG}> {{ "
+                               f"?v <urn:citykb:buildId> ?id }} }}", None)
+    assert sorted(r["id"]["value"] for r in kept) == sorted([real_build.id, "literal-test"])
+    _, graphs = everything._select_once("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }", None)
+    left = {r["g"]["value"] for r in graphs if r["g"]["value"].startswith(VERSION_PREFIX)}
+    assert left == {versioned_graph(real_build.id, g) for g in now.version.graphs} | \
+        {versioned_graph("literal-test", g.value) for g in store.named_graphs()}
+
+
+def test_portable_top_in_area_covers_the_geography(real_store: ox.Store) -> None:
+    """queries/portable/top-in-area.rq writes containedInPlace+ out to three steps: exact
+    only while no place is four steps inside another."""
+    cip = "<http://schema.org/containedInPlace>"
+    assert not real_store.query(f"ASK {{ ?a {cip}/{cip}/{cip}/{cip} ?b }}",
+                                use_default_graph_as_union=True)
+    assert real_store.query(f"ASK {{ ?a {cip}/{cip}/{cip} ?b }}",
+                            use_default_graph_as_union=True)
