@@ -970,9 +970,9 @@ def _prune(remote: RemoteStore, current: str) -> list[str]:
     for old in ids:
         if old in keep:
             continue
-        _, graphs = remote._select_once(
-            f"SELECT ?g WHERE {{ GRAPH <{CATALOG}> {{ <{_C}version:{old}> <{_C}graph> ?g }} }}",
-            None)
+        _, graphs = remote._select_once(  # STR: the versioned names, not mapped back
+            f"SELECT (STR(?v) AS ?g) WHERE {{ GRAPH <{CATALOG}> {{ "
+            f"<{_C}version:{old}> <{_C}graph> ?v }} }}", None)
         # out of the catalog first (no reader opens it any more), then its graphs
         _update(remote, f"""DELETE WHERE {{ GRAPH <{CATALOG}> {{
             <{_C}version:{old}> <{_C}graph> ?g . ?g ?p ?o }} }}""")
