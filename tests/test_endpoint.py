@@ -414,3 +414,14 @@ def test_portable_top_in_area_covers_the_geography(real_store: ox.Store) -> None
                                 use_default_graph_as_union=True)
     assert real_store.query(f"ASK {{ ?a {cip}/{cip}/{cip} ?b }}",
                             use_default_graph_as_union=True)
+
+
+def test_lateral_is_written_as_optional() -> None:
+    from kb.endpoint import without_lateral
+
+    text = ("SELECT * { ?s ?p ?o LATERAL { OPTIONAL { ?o ?q ?r FILTER (?r > 1) } } "
+            "LATERAL { SELECT ?x { ?x ?y ?z } LIMIT 1 } }")
+    out = without_lateral(text)
+    assert "OPTIONAL { ?o ?q ?r FILTER (?r > 1) }" in out
+    assert out.count("LATERAL") == 1  # a LATERAL around a subquery is kept
+    assert out.count("{") == out.count("}")
