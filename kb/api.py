@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 import pyoxigraph as ox
@@ -24,6 +24,8 @@ from kb.store import BuildDir, Reader, open_store
 
 if TYPE_CHECKING:
     import networkx as nx
+
+    from kb.endpoint import RemoteStore
 
 
 @dataclass
@@ -42,6 +44,8 @@ class KnowledgeBase:
     """The names of places, frameworks and their nodes, read once (the build never changes)."""
     memo: dict[Hashable, Any] = field(default_factory=dict, repr=False)
     """Answers about frameworks and runs that explain looks up again and again."""
+    remote: RemoteStore | None = field(default=None, repr=False)
+    """The SPARQL server answering instead of the embedded store (``kb.open(endpoint=)``)."""
 
     def newer(self) -> str | None:
         """The id of a build published since this one was opened, or None."""
@@ -51,6 +55,8 @@ class KnowledgeBase:
         """Release the build (a later ``kb build`` may then remove it)."""
         if self.reader is not None:
             self.reader.close()
+        if self.remote is not None:
+            self.remote.close()
 
     def __enter__(self) -> KnowledgeBase:
         return self
@@ -69,6 +75,11 @@ class KnowledgeBase:
         environment variables ``CITYKB_QUERY_TIMEOUT`` (60 s), ``CITYKB_QUERY_MAX_ROWS``
         (100,000) and ``CITYKB_QUERY_MEMORY`` (2,048 MB).
         """
+        if self.remote is not None:
+            from kb.endpoint import remote_rows
+
+            return remote_rows(self.remote, query,  # type: ignore[no-any-return]
+                               limits(timeout, max_rows, memory_mb)).frame()
         return run_isolated(self.build.oxigraph, query, limits(timeout, max_rows, memory_mb))
 
     def query(self, name: str, /, **params: object) -> pd.DataFrame:
@@ -124,10 +135,26 @@ class KnowledgeBase:
         return export(self.store, self.build, fmt or path.suffix.lstrip("."), path, graph)
 
 
-def open(home: str | Path | None = None) -> KnowledgeBase:
-    """Open the knowledge base at ``home`` (default ``$CITYKB_HOME`` or ``./.citykb``)."""
+def open(home: str | Path | None = None, *, endpoint: str | None = None) -> KnowledgeBase:
+    """Open the knowledge base at ``home`` (default ``$CITYKB_HOME`` or ``./.citykb``).
+
+    With ``endpoint`` (or ``$CITYKB_ENDPOINT``, or the config file: see
+    :func:`kb.endpoint.configured`) the queries go to that SPARQL server, where `kb publish`
+    put the knowledge base; the numbers (rankings, analyses) still come from the local
+    build's columnar copy."""
     reader = Reader(Path(home) if home is not None else None)
-    return KnowledgeBase(reader.build, open_store(reader.build), reader)
+    from kb.endpoint import RemoteStore, configured
+
+    chosen = configured(endpoint, reader.home)
+    if chosen is None:
+        return KnowledgeBase(reader.build, open_store(reader.build), reader)
+    try:
+        remote = RemoteStore(chosen)
+    except BaseException:
+        reader.close()
+        raise
+    # the remote store answers what citykb asks an ox.Store (kb/endpoint.py)
+    return KnowledgeBase(reader.build, cast(ox.Store, remote), reader, remote=remote)
 
 
 __all__ = ["KnowledgeBase", "open"]

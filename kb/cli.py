@@ -85,9 +85,52 @@ def current_build(home: Path | None) -> Any:
 
 
 def open_store(build: Any, *, write: bool = False) -> Any:
+    if not write:
+        remote = remote_store(build)
+        if remote is not None:
+            return remote
     from kb.store import open_store as open_
 
     return open_(build, write=write)
+
+
+# --- a SPARQL server as the store (kb/endpoint.py) ------------------------------------------
+
+_ENDPOINT: dict[str, Any] = {}
+"""The endpoint given with ``kb --endpoint URL``, and the remote store opened for it."""
+
+
+@app.callback()
+def _options(
+    endpoint: Annotated[str | None, typer.Option(
+        "--endpoint", help="Read from this SPARQL 1.1 endpoint (a knowledge base published "
+                           "with `kb publish`) instead of the embedded store; default "
+                           "$CITYKB_ENDPOINT or the config file.", show_default=False)] = None,
+) -> None:
+    """citykb: a knowledge base of Chinese city composite indices."""
+    _ENDPOINT.clear()
+    if endpoint:
+        _ENDPOINT["url"] = endpoint
+
+
+def remote_store(build: Any) -> Any:
+    """The remote store when an endpoint is configured (else None); the columnar copy stays
+    the local build's, and a note says so when the server holds another build."""
+    if "store" in _ENDPOINT:
+        return _ENDPOINT["store"]
+    from kb.endpoint import RemoteStore, configured
+
+    chosen = configured(_ENDPOINT.get("url"), getattr(build, "path", None) and
+                        build.path.parent.parent)
+    if chosen is None:
+        return None
+    store = RemoteStore(chosen)
+    if store.version.build_id != getattr(build, "id", store.version.build_id):
+        err.print("[yellow]note[/] ", end="", highlight=False)
+        err.out(f"{chosen.url} holds build {store.version.build_id}; the columnar copy used "
+                f"for numbers is the local build {build.id}", highlight=False)
+    _ENDPOINT["store"] = store
+    return store
 
 
 def default_home() -> Path:
@@ -460,7 +503,14 @@ def query(
             if name is not None:
                 raise KbError("KB051", "give a query NAME or --file F.rq, not both")
             text = _read_query_file(file)
-            emit_rows(isolated_rows(current_build(home).oxigraph, text, bounds), fmt)
+            b = current_build(home)
+            remote = remote_store(b)
+            if remote is not None:
+                from kb.endpoint import remote_rows
+
+                emit_rows(remote_rows(remote, text, bounds), fmt)
+            else:
+                emit_rows(isolated_rows(b.oxigraph, text, bounds), fmt)
         elif name is not None:
             q = queries.get(name)
             values = _params(param or [])
@@ -607,19 +657,22 @@ def check(
     def body() -> None:
         b = current_build(home)
         store = open_store(b)
+        # on a server: the shapes, statements and tiers are checked on a copy of what the
+        # server holds (their SPARQL needs exact semantics); the scores on the server itself
+        held = store.snapshot() if hasattr(store, "snapshot") else store
         failed = False
         scoped = any(x is not None for x in (report, statement, question))
         if scoped:
             _check_scoped(store, b, fmt, report, statement, question)
             return
         if shapes:
-            res = check_shapes_full(store) if full else check_shapes(store, observations=True)
+            res = check_shapes_full(held) if full else check_shapes(held, observations=True)
             console.print("SHACL shapes: " + ("[green]conform[/]" if res.conforms
                                               else "[red]violations[/]"))
             for p in res.problems:
                 console.print(f"  {p}", highlight=False)
             failed |= not res.conforms
-        statements = check_statements(store, b)
+        statements = check_statements(held, b)
         if not statements.empty:
             counts = statements["status"].value_counts().to_dict()
             console.print("report statements: " + ", ".join(f"{n} {k}" for k, n in
@@ -631,7 +684,7 @@ def check(
                  title="statements" + ("" if verbose else " that differ from the knowledge "
                                        "base (--verbose shows all)"))
             failed |= bool(statements["status"].str.startswith(("DIFFERS", "error")).any())
-        tiers = check_tiers(store, b)
+        tiers = check_tiers(held, b)
         if not tiers.empty:
             counts = tiers["status"].value_counts().to_dict()
             console.print("printed tier lists: " + ", ".join(f"{n} {k}" for k, n in
@@ -1007,6 +1060,58 @@ def plot(
                     "; no CJK font is installed, so labels are in English"), highlight=False)
 
     _guard(body)
+
+
+@app.command()
+def publish(
+    endpoint: Annotated[str | None, typer.Option(
+        "--endpoint", help="The SPARQL server's query URL (default $CITYKB_ENDPOINT or the "
+                           "config file); updates go to its authenticated endpoint.",
+        show_default=False)] = None,
+    home: Home = None,
+) -> None:
+    """Load the current build into a SPARQL server, named graph by named graph, and switch
+    the server's readers to it at once; publishing the same build again changes nothing.
+    Credentials: $CITYKB_ENDPOINT_USER and $CITYKB_ENDPOINT_PASSWORD (or the config file)."""
+    from kb.endpoint import configured
+    from kb.endpoint import publish as run_publish
+
+    def body() -> None:
+        from rich.progress import Progress
+
+        b = current_build(home)
+        chosen = configured(endpoint or _ENDPOINT.get("url"), b.path.parent.parent)
+        if chosen is None:
+            raise KbError("KB186", "give the server with --endpoint URL, $CITYKB_ENDPOINT or "
+                          "the config file")
+        store = _embedded(b)
+        with Progress(console=err, transient=True) as bar:
+            tasks: dict[str, Any] = {}
+
+            def progress(graph: str, done: int, total: int) -> None:
+                if graph not in tasks:
+                    tasks[graph] = bar.add_task(graph.rsplit("/graph/", 1)[-1], total=total)
+                bar.update(tasks[graph], completed=done)
+
+            result = run_publish(store, b.id, chosen,
+                                 digest=str(b.read_manifest().get("data_sha256", "")),
+                                 progress=progress)
+        if result.already:
+            console.print(f"{chosen.url} already serves build {result.build_id}: nothing to do")
+            return
+        console.print(f"published build {result.build_id} to {chosen.url}: "
+                      f"{len(result.graphs)} graphs, {sum(result.graphs.values()):,} triples "
+                      f"({len(result.loaded)} loaded now)"
+                      + (f"; removed old versions {', '.join(result.removed)}"
+                         if result.removed else ""))
+
+    _guard(body)
+
+
+def _embedded(build: Any) -> Any:
+    from kb.store import open_store as open_
+
+    return open_(build)
 
 
 @app.command()

@@ -27,7 +27,8 @@ _EXIT_BY_PREFIX = {"KB00": EXIT_DATA, "KB01": EXIT_DATA, "KB02": EXIT_DATA, "KB0
                    "KB07": EXIT_INTERNAL}
 
 
-_EXIT_BY_CODE = {"KB044": EXIT_DATA, "KB045": EXIT_DATA}
+_EXIT_BY_CODE = {"KB044": EXIT_DATA, "KB045": EXIT_DATA,
+                 "KB180": EXIT_STORE, "KB184": EXIT_STORE, "KB185": EXIT_STORE}
 """Codes whose exit status differs from their group's: a build that would shrink, or that has
 nothing to build, is a problem of the input data; the store is unchanged."""
 

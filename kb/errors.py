@@ -162,6 +162,32 @@ CATALOGUE: dict[str, ErrorType] = {
         ErrorType("KB141", "bad-report-reference",
                   "tables.csv or list_members.csv names something its folder does not declare: "
                   "a data source missing from source.yaml, or a list missing from lists.csv."),
+        # --- a SPARQL server as the store (kb/endpoint.py): KB180–KB199 ---
+        ErrorType("KB180", "endpoint-unreachable",
+                  "The SPARQL endpoint (--endpoint, $CITYKB_ENDPOINT or the config file) "
+                  "cannot be reached or answered with an HTTP error that is not about the "
+                  "query."),
+        ErrorType("KB181", "endpoint-truncated",
+                  "The server cut an answer at its own row cap (Virtuoso's ResultSetMaxRows) "
+                  "and the answer could not be fetched whole in ordered pages; citykb never "
+                  "returns a cut answer as complete. Add ORDER BY to the query (so that it can "
+                  "be paged), narrow it, or raise the server's cap and tell citykb "
+                  "($CITYKB_ENDPOINT_MAX_ROWS)."),
+        ErrorType("KB182", "endpoint-partial",
+                  "The server returned a partial answer (Virtuoso's \"anytime\" results after "
+                  "its execution time limit, reported in the X-SQL-State header); citykb "
+                  "refuses it rather than pass it off as complete."),
+        ErrorType("KB183", "endpoint-query-failed",
+                  "The SPARQL server could not run a query (its own error message follows)."),
+        ErrorType("KB184", "endpoint-empty",
+                  "The SPARQL endpoint holds no knowledge base published by `kb publish`."),
+        ErrorType("KB185", "publish-failed",
+                  "Loading the knowledge base into the SPARQL server failed; readers still "
+                  "see the previously published version (the new graphs are never switched "
+                  "in half-loaded)."),
+        ErrorType("KB186", "endpoint-config",
+                  "The endpoint configuration is invalid: a URL that is not http(s), or a "
+                  "config file that cannot be read."),
         ErrorType("KB070", "internal-error",
                   "An unexpected error inside citykb (a bug): please report it with the "
                   "command; CITYKB_DEBUG=1 shows the traceback."),
@@ -245,6 +271,16 @@ EXAMPLES: dict[str, str] = {
              "report's statements)",
     "KB141": "data/mfg2025/tables.csv:3: table '表3': data source 'mof' is not declared in "
              "source.yaml (data_sources)",
+    "KB180": "http://127.0.0.1:8890/sparql cannot be reached: [Errno 111] Connection refused",
+    "KB181": "the server cut the answer at 10,000 rows (its ResultSetMaxRows) and the query has "
+             "no ORDER BY to page it by: 12,345 rows expected",
+    "KB182": "the server returned a partial answer (X-SQL-State S1TAT: anytime query timeout)",
+    "KB183": "Virtuoso 37000 Error SP030: SPARQL compiler, line 3: syntax error at 'LATERAL'",
+    "KB184": "http://127.0.0.1:8890/sparql holds no published knowledge base; run `kb publish "
+             "--endpoint URL`",
+    "KB185": "graph https://w3id.org/citykb/graph/source/dei2020 holds 1,200 triples after "
+             "loading, 1,204 expected; the published version is unchanged",
+    "KB186": "--endpoint must be an http(s) URL, got 'localhost:8890'",
     "KB070": "unexpected ValueError: … (a bug in citykb; CITYKB_DEBUG=1 shows the traceback)",
 }
 """An example message of each code (for docs/errors.md); an entry's own example wins."""
