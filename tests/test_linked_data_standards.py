@@ -1,0 +1,224 @@
+"""The export checked as a Linked Data publisher would check it.
+
+- The 21 integrity constraints of the W3C RDF Data Cube Recommendation (queries/qb-ic/, their
+  text unchanged) hold on the export of the seed knowledge base, with no other vocabulary, in
+  Oxigraph and in Apache Jena's arq; each one that citykb's data can break is shown to fail.
+- Every kb: term used by the data, the ontology or the shapes is defined, with a label and a
+  comment in Chinese and English.
+- Jena's riot reads all five export formats with no warning; Jena SHACL finds the export valid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+import rdflib
+from jena_support import jena, needs_jena
+
+from kb import namespaces as ns
+from kb import qb, vocab
+from kb.export import export
+from kb.store import BuildDir, current_build, open_store
+from kb.validate import ontology_path, shapes_path
+
+FORMATS = ["nt", "ttl", "trig", "nq", "jsonld"]
+ALL_IC = {c.id for c in qb.constraints()}
+
+
+@pytest.fixture(scope="module")
+def exports(real_store: ox.Store, real_build: BuildDir,
+            tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("export")
+    return {fmt: export(real_store, real_build, fmt, folder / f"citykb.{fmt}") for fmt in FORMATS}
+
+
+@pytest.fixture(scope="module")
+def mini_triples(mini_home: Path) -> list[ox.Triple]:
+    store = open_store(current_build(mini_home))
+    return list(store.query("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }",
+                            use_default_graph_as_union=True))  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------------
+# Data Cube integrity constraints
+
+
+def test_the_recommendation_s_constraints_are_all_there() -> None:
+    assert [c.id for c in qb.constraints()] == [
+        *(f"IC-{n}" for n in range(1, 19)), "IC-19a", "IC-19b", "IC-20", "IC-21"]
+    for c in qb.constraints():
+        assert "ASK" in c.query and c.query.count("{") == c.query.count("}")
+    assert {c.id for c in qb.constraints() if c.instantiation} == {"IC-20", "IC-21"}
+
+
+def test_all_constraints_hold_on_the_export(exports: dict[str, Path]) -> None:
+    outcomes = qb.check_file(exports["nt"])
+    assert {o.id for o in outcomes} == ALL_IC
+    assert [o.id for o in outcomes if o.violated] == []
+    ic12 = next(o for o in outcomes if o.id == "IC-12")
+    assert ic12.runs > 100  # the seed's 4,309 observations, in groups
+
+
+def test_all_constraints_hold_on_the_store_and_on_trig(real_store: ox.Store,
+                                                       exports: dict[str, Path]) -> None:
+    assert [o.id for o in qb.check_store(real_store) if o.violated] == []
+    assert [o.id for o in qb.check_file(exports["trig"]) if o.violated] == []
+
+
+def test_every_dataset_has_the_structure(real_store: ox.Store) -> None:
+    rows = list(real_store.query(ns.sparql_prefixes() + """
+        SELECT ?d ?dsd WHERE { ?d a qb:DataSet OPTIONAL { ?d qb:structure ?dsd } }""",
+                                 use_default_graph_as_union=True))
+    assert len(rows) >= 8
+    assert {r["dsd"].value if r["dsd"] else None for r in rows} == {ns.STRUCTURE}  # type: ignore[union-attr,attr-defined]
+
+
+OBS = f"<{ns.observation('toy-2025', 'inputs', 'nanjing', 'parks')}>"
+PUBLISHED = f"<{ns.dataset('toy-2025', 'published')}>"
+INPUTS = f"<{ns.dataset('toy-2025', 'inputs')}>"
+COMPONENT = "?c qb:componentProperty {p} . ?dsd qb:component ?c"
+
+BREAKS: dict[str, tuple[str, set[str]]] = {
+    "observation-in-two-datasets": (f"INSERT DATA {{ {OBS} qb:dataSet {PUBLISHED} }}", {"IC-1"}),
+    "dataset-without-structure": (f"DELETE WHERE {{ {PUBLISHED} qb:structure ?dsd }}",
+                                  {"IC-2"}),
+    "dataset-with-two-structures": (
+        f"INSERT DATA {{ {PUBLISHED} qb:structure <urn:x:dsd> }}", {"IC-2"}),
+    "measure-not-declared": ("DELETE WHERE { ?c qb:componentProperty sdmx-measure:obsValue }",
+                             {"IC-3"}),
+    "dimension-without-range": ("DELETE WHERE { kb:concept rdfs:range ?r }", {"IC-4"}),
+    "concept-range-without-code-list": (
+        "INSERT DATA { sdmx-dimension:refArea rdfs:range skos:Concept }", {"IC-5"}),
+    "optional-dimension": (
+        "INSERT { ?c qb:componentRequired false } WHERE "
+        "{ ?c qb:componentProperty sdmx-dimension:refArea }", {"IC-6"}),
+    "undeclared-slice-key": ("INSERT DATA { <urn:x:key> a qb:SliceKey }", {"IC-7"}),
+    "observation-without-period": (f"DELETE WHERE {{ {OBS} sdmx-dimension:refPeriod ?p }}",
+                                   {"IC-11"}),
+    "duplicate-observation": (
+        f"INSERT {{ <urn:x:copy> ?p ?o }} WHERE {{ {OBS} ?p ?o }}", {"IC-12"}),
+    "required-attribute-missing": (
+        "INSERT { ?c qb:componentRequired true } WHERE "
+        "{ ?c qb:componentProperty kb:imputed }", {"IC-13"}),
+    "observation-without-value": (f"DELETE WHERE {{ {OBS} sdmx-measure:obsValue ?v }}",
+                                  {"IC-14"}),
+    "slice-of-another-dataset": (
+        f"INSERT DATA {{ {PUBLISHED} qb:slice <urn:x:slice> . "
+        f"<urn:x:slice> qb:observation {OBS} }}", {"IC-18"}),
+    "value-outside-code-list": (
+        "INSERT DATA { kb:concept qb:codeList <urn:x:list> . <urn:x:list> a skos:ConceptScheme }",
+        {"IC-19a"}),
+}
+
+
+def broken(triples: list[ox.Triple], update: str) -> ox.Store:
+    store = ox.Store()
+    store.extend(ox.Quad(t.subject, t.predicate, t.object) for t in triples)
+    before = len(store)
+    store.update(ns.sparql_prefixes() + update)
+    assert len(store) != before, "the edit changed nothing"
+    return store
+
+
+def violated(store: ox.Store) -> set[str]:
+    mem, groups = qb.partitioned_store(store.quads_for_pattern(None, None, None, None))
+    return {o.id for o in qb.check(mem, groups) if o.violated}
+
+
+def test_the_mini_export_passes(mini_triples: list[ox.Triple]) -> None:
+    store = ox.Store()
+    store.extend(ox.Quad(t.subject, t.predicate, t.object) for t in mini_triples)
+    assert violated(store) == set()
+
+
+@pytest.mark.parametrize("name", sorted(BREAKS))
+def test_each_break_fails_its_constraint(name: str, mini_triples: list[ox.Triple]) -> None:
+    update, expected = BREAKS[name]
+    assert violated(broken(mini_triples, update)) == expected
+
+
+# ---------------------------------------------------------------------------------------------
+# Every term defined
+
+
+def test_every_kb_term_used_is_defined_in_both_languages(real_store: ox.Store) -> None:
+    ontology = vocab.read_turtle(ontology_path())
+    defined = vocab.definitions(ontology)
+    used = vocab.kb_terms(real_store.quads_for_pattern(None, None, None, None))
+    for triples in (ontology, vocab.read_turtle(shapes_path())):
+        for term, n in vocab.kb_terms(triples).items():
+            used[term] = used.get(term, 0) + n
+    assert len(used) > 60
+    assert vocab.undefined(used, defined) == []
+    assert vocab.incomplete(defined) == {}
+
+
+def test_an_undefined_term_is_found() -> None:
+    defined = vocab.definitions(vocab.read_turtle(ontology_path()))
+    stray = ox.Triple(ox.NamedNode(ns.ID + "x"), ox.NamedNode(ns.KB + "nowhere"),
+                      ox.Literal("1"))
+    assert vocab.undefined(vocab.kb_terms([stray]), defined) == [ns.KB + "nowhere"]
+    half = vocab.Definition(ns.KB + "x", {"en": "x"}, {"en": "x", "zh": "x"})
+    assert vocab.incomplete({half.iri: half}) == {ns.KB + "x": ["label@zh"]}
+
+
+# ---------------------------------------------------------------------------------------------
+# Apache Jena
+
+
+@needs_jena
+def test_riot_reads_every_export_format_without_warning(exports: dict[str, Path]) -> None:
+    done = jena("riot", "--validate", *(exports[f] for f in ("nt", "ttl", "trig", "nq")))
+    assert done.returncode == 0 and "WARN" not in done.stderr + done.stdout \
+        and "ERROR" not in done.stderr + done.stdout, done.stderr
+    done = jena("riot", "--validate", "--syntax=jsonld10", exports["jsonld"])
+    assert done.returncode == 0 and "WARN" not in done.stderr + done.stdout \
+        and "ERROR" not in done.stderr + done.stdout, done.stderr
+
+
+@needs_jena
+def test_riot_warns_on_an_ill_typed_literal(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.nt"
+    bad.write_text(f'<{ns.ID}x> <{ns.SDMX_MEASURE}obsValue> "1e"^^<{ns.XSD}decimal> .\n')
+    done = jena("riot", "--validate", bad)
+    assert "WARN" in done.stderr + done.stdout
+
+
+@needs_jena
+def test_jena_shacl_finds_the_export_valid(exports: dict[str, Path]) -> None:
+    done = jena("shacl", "validate", "--shapes", shapes_path(), "--data", exports["nt"])
+    assert done.returncode == 0, done.stderr
+    report = rdflib.Graph().parse(data=done.stdout, format="turtle")
+    sh = rdflib.Namespace(ns.SH)
+    assert (None, sh.conforms, rdflib.Literal(True)) in report, done.stdout[:2000]
+
+
+def _arq_violations(triples: Iterable[ox.Triple | ox.Quad], folder: Path) -> set[str]:
+    store, _groups = qb.partitioned_store(triples)
+    data = qb.write_partitioned(store, folder / "partitioned.nq")
+    query = folder / "qb-ic.rq"
+    query.write_text(qb.combined_query(), encoding="utf-8")
+    done = jena("arq", "--data", data, "--query", query, "--results=csv")
+    assert done.returncode == 0, done.stderr
+    return {line.strip() for line in done.stdout.splitlines()[1:] if line.strip()}
+
+
+@needs_jena
+def test_arq_finds_the_constraints_hold_on_the_export(exports: dict[str, Path],
+                                                      tmp_path: Path) -> None:
+    assert _arq_violations(ox.parse(path=str(exports["nt"])), tmp_path) == set()
+
+
+@needs_jena
+def test_arq_and_oxigraph_find_the_same_breaks(mini_triples: list[ox.Triple],
+                                               tmp_path: Path) -> None:
+    update = ";\n".join(BREAKS[n][0] for n in (
+        "dataset-without-structure", "dimension-without-range", "duplicate-observation",
+        "observation-without-value"))
+    store = broken(mini_triples, update)
+    expected = violated(store)
+    assert expected == {"IC-2", "IC-4", "IC-12", "IC-14"}
+    assert _arq_violations(store.quads_for_pattern(None, None, None, None), tmp_path) == expected
