@@ -178,7 +178,7 @@ def check(store: ox.Store, partitions: list[ox.NamedNode],
         if c.instantiation is not None:
             rows = store.query(c.instantiation)
             assert isinstance(rows, ox.QuerySolutions)
-            props = sorted({str(r["p"].value) for r in rows  # type: ignore[union-attr]
+            props = sorted({str(r["p"].value) for r in rows
                             if r["p"] is not None})
             hits = [p for p in props if bool(store.query(c.query.replace("$p", p)))]
             out.append(Outcome(c.id, c.title, bool(hits), len(props),

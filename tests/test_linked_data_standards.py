@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from html import escape
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -18,14 +19,15 @@ import pytest
 import rdflib
 from jena_support import jena, needs_jena
 
+from kb import docs, qb, vocab, void
 from kb import namespaces as ns
-from kb import qb, vocab
 from kb.export import export
 from kb.store import BuildDir, current_build, open_store
 from kb.validate import ontology_path, shapes_path
 
 FORMATS = ["nt", "ttl", "trig", "nq", "jsonld"]
 ALL_IC = {c.id for c in qb.constraints()}
+SH = rdflib.Namespace(ns.SH)
 
 
 @pytest.fixture(scope="module")
@@ -69,11 +71,13 @@ def test_all_constraints_hold_on_the_store_and_on_trig(real_store: ox.Store,
 
 
 def test_every_dataset_has_the_structure(real_store: ox.Store) -> None:
-    rows = list(real_store.query(ns.sparql_prefixes() + """
+    result = real_store.query(ns.sparql_prefixes() + """
         SELECT ?d ?dsd WHERE { ?d a qb:DataSet OPTIONAL { ?d qb:structure ?dsd } }""",
-                                 use_default_graph_as_union=True))
+                              use_default_graph_as_union=True)
+    assert isinstance(result, ox.QuerySolutions)
+    rows = list(result)
     assert len(rows) >= 8
-    assert {r["dsd"].value if r["dsd"] else None for r in rows} == {ns.STRUCTURE}  # type: ignore[union-attr,attr-defined]
+    assert {str(r["dsd"]) for r in rows} == {f"<{ns.STRUCTURE}>"}
 
 
 OBS = f"<{ns.observation('toy-2025', 'inputs', 'nanjing', 'parks')}>"
@@ -222,3 +226,93 @@ def test_arq_and_oxigraph_find_the_same_breaks(mini_triples: list[ox.Triple],
     expected = violated(store)
     assert expected == {"IC-2", "IC-4", "IC-12", "IC-14"}
     assert _arq_violations(store.quads_for_pattern(None, None, None, None), tmp_path) == expected
+
+
+# ---------------------------------------------------------------------------------------------
+# VoID/DCAT description and the ontology page
+
+VOID = rdflib.Namespace("http://rdfs.org/ns/void#")
+DCTERMS = rdflib.Namespace(ns.DCTERMS)
+
+
+def _n(g: rdflib.Graph, s: rdflib.term.Node, p: rdflib.URIRef) -> int:
+    value = g.value(s, p)
+    assert isinstance(value, rdflib.Literal), (s, p)
+    return int(value)
+
+
+def test_void_counts_match_the_store(real_home: Path, real_store: ox.Store,
+                                     tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from kb.cli import app
+
+    out = tmp_path / "void.ttl"
+    done = CliRunner().invoke(app, ["export", str(tmp_path / "kb.nq"), "--void", str(out),
+                                    "--home", str(real_home)])
+    assert done.exit_code == 0, done.output
+    g = rdflib.Graph().parse(out, format="turtle")
+    catalog = rdflib.URIRef(void.CATALOG)
+    assert _n(g, catalog, VOID.triples) == len(real_store)
+    assert g.value(catalog, DCTERMS.license) is not None
+    graphs = list(real_store.named_graphs())
+    assert set(g.objects(catalog, VOID.subset)) == {rdflib.URIRef(x.value) for x in graphs}
+    for graph in graphs:
+        subset = rdflib.URIRef(graph.value)
+        assert _n(g, subset, VOID.triples) == len(list(
+            real_store.quads_for_pattern(None, None, None, graph)))
+        if "/graph/source/" in graph.value and g.value(subset, DCTERMS.source) is not None:
+            assert g.value(subset, DCTERMS.rights) is not None
+    assert {str(x) for x in g.objects(None, DCTERMS.source)} >= {
+        ns.source(s) for s in ("coo2025", "dei2020", "mfg2025")}
+    counts = {r["d"].value: int(r["n"].value) for r in real_store.query(  # type: ignore[union-attr]
+        "SELECT ?d (COUNT(?o) AS ?n) WHERE { ?o <http://purl.org/linked-data/cube#dataSet> ?d }"
+        " GROUP BY ?d", use_default_graph_as_union=True)}
+    assert len(counts) >= 8 and sum(counts.values()) > 4000
+    for d, n in counts.items():
+        assert _n(g, rdflib.URIRef(d), VOID.entities) == n
+    observed = sum(_n(g, part, VOID.entities)
+                   for part in g.subjects(VOID["class"], rdflib.URIRef(ns.QB + "Observation")))
+    assert observed == sum(counts.values())
+
+
+def test_the_ontology_page(real_store: ox.Store) -> None:
+    import re
+    from html.parser import HTMLParser
+
+    page = docs.render(real_store)
+    ids: list[str] = []
+
+    class Ids(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            ids.extend(v for k, v in attrs if k == "id" and v)
+
+    Ids().feed(page)
+    assert len(ids) == len(set(ids))
+    onto = rdflib.Graph().parse(ontology_path(), format="turtle")
+    shapes = rdflib.Graph().parse(shapes_path(), format="turtle")
+    for kind in (rdflib.OWL.Class, rdflib.OWL.ObjectProperty, rdflib.OWL.DatatypeProperty):
+        for term in onto.subjects(rdflib.RDF.type, kind):
+            if isinstance(term, rdflib.URIRef):
+                assert docs._anchor(term) in ids, term
+                for lang in ("zh", "en"):
+                    comment = docs._text(onto, term, rdflib.RDFS.comment, lang)
+                    assert comment and escape(comment) in page, (term, lang)
+    for kind in (SH.NodeShape, SH.PropertyShape):
+        for shape in shapes.subjects(rdflib.RDF.type, kind):
+            if isinstance(shape, rdflib.URIRef):
+                assert docs._anchor(shape) in ids, shape
+    concept = page[page.index('id="kb-concept"'):]
+    uses = len(list(real_store.quads_for_pattern(None, ox.NamedNode(ns.KB + "concept"), None)))
+    assert f"Used {uses:,} times" in concept[:concept.index("</section>")]
+    examples = page[page.index('id=examples'):]
+    assert len(re.findall(r"a qb:Observation", examples)) == len(docs.EXAMPLES)
+    committed = Path(__file__).parent.parent / "docs" / "ontology.html"
+    committed_ids: list[str] = []
+
+    class CommittedIds(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            committed_ids.extend(v for k, v in attrs if k == "id" and v)
+
+    CommittedIds().feed(committed.read_text(encoding="utf-8"))
+    assert committed_ids == ids, "docs/ontology.html is out of date: run kb docs"
