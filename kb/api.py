@@ -7,9 +7,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyoxigraph as ox
@@ -39,6 +40,8 @@ class KnowledgeBase:
     reader: Reader | None = None
     names: dict[tuple[str, str | None], Resolver] = field(default_factory=dict, repr=False)
     """The names of places, frameworks and their nodes, read once (the build never changes)."""
+    memo: dict[Hashable, Any] = field(default_factory=dict, repr=False)
+    """Answers about frameworks and runs that explain looks up again and again."""
 
     def newer(self) -> str | None:
         """The id of a build published since this one was opened, or None."""
@@ -71,7 +74,7 @@ class KnowledgeBase:
     def query(self, name: str, /, **params: object) -> pd.DataFrame:
         """A named query from queries/ with its parameters (names are resolved to IRIs); at
         most ``$CITYKB_QUERY_MAX_ROWS`` rows, a cut reported in ``attrs["truncated"]``."""
-        with names_cache(self.names):
+        with names_cache(self.names, self.memo):
             return queries.get(name).run(self.store, {k: str(v) for k, v in params.items()})
 
     def queries(self) -> pd.DataFrame:
@@ -82,7 +85,7 @@ class KnowledgeBase:
 
     def explain(self, place: str, concept: str | None = None) -> Step:
         """How a score was made; renders as a tree (rich) and has ``to_frame()``."""
-        with names_cache(self.names):
+        with names_cache(self.names, self.memo):
             return _explain(self.store, place, concept)
 
     def rank(self, framework: str | None = None, dimension: str | None = None,
@@ -90,7 +93,7 @@ class KnowledgeBase:
         """A computed ranking: a framework's total with every dimension, or one dimension."""
         from kb.ranking import ranking, scored_frameworks
 
-        with names_cache(self.names):
+        with names_cache(self.names, self.memo):
             fw = resolve(self.store, "framework", framework) if framework else \
                 scored_frameworks(self.store)[0]
             dim = resolve(self.store, "dimension", dimension, fw) if dimension else None

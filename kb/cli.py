@@ -307,22 +307,22 @@ def rank(
     fmt: Fmt = Format.table,
 ) -> None:
     """The computed ranking of a framework's total, or of one dimension."""
-    from kb.ranking import ranking
+    from kb.ranking import ranking_rows
     from kb.resolve import resolve
 
     def body() -> None:
-        b = current_build(home)
-        store = open_store(b)
+        store = open_store(current_build(home))
         fw = _framework(store, framework)
         dim = resolve(store, "dimension", dimension, fw) if dimension else None
-        df = ranking(store, b, fw, dim, top, weights)
+        answer = ranking_rows(store, fw, dim, top, weights)
+        drop: list[str] = []
         if fmt is Format.table:
-            df = df.drop(columns=["city"])
+            drop = ["city"]
             if not wide and dim is None:
-                df = df[["rank", "city_zh", "city_en", "total"]]
+                drop += answer.names[4:-1]
             if wide:
-                console.width = max(console.width, 40 + 9 * len(df.columns))
-        emit(df, fmt, title=f"{dimension or 'total'} — computed ranking")
+                console.width = max(console.width, 40 + 9 * len(answer.names))
+        emit_rows(answer, fmt, title=f"{dimension or 'total'} — computed ranking", drop=drop)
 
     _guard(body)
 

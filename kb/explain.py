@@ -17,7 +17,7 @@ import pyoxigraph as ox
 from kb import namespaces as ns
 from kb import queries
 from kb.errors import KbError
-from kb.resolve import resolve, resolver
+from kb.resolve import memo, resolve, resolver
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -132,7 +132,7 @@ def _other_errata(store: ox.Store, root: Step, city: str, concept: str,
     node it touches (``steps``: node IRI → step), else under ``root``."""
     shown = {s.details.get("iri") for _, s in root.walk() if s.kind == "erratum"}
     rows = queries.get("score-errata").records(store, {"city": city, "concept": concept})
-    parents = _parents(store, concept) if rows else {}
+    parents = memo(("parents", concept), lambda: _parents(store, concept)) if rows else {}
     for _e, edf in _groups(rows, "erratum", sort=True):
         if _e in shown:
             continue
@@ -166,8 +166,7 @@ def _parents(store: ox.Store, concept: str) -> dict[str, str]:
 def explain_dimension(store: ox.Store, city: str, dimension: str) -> Step:
     city_iri = resolve(store, "city", city)
     dim_iri = resolve(store, "dimension", dimension)
-    q = queries.get("score-provenance")
-    df = q.records(store, {"city": city_iri, "dimension": dim_iri})
+    df = _provenance(store, city_iri, dim_iri)
     labels = _labels(store, [city_iri, dim_iri])
     if not df:
         raise KbError("KB060", f"no computed score of {labels[city_iri]} in "
@@ -195,6 +194,24 @@ def explain_dimension(store: ox.Store, city: str, dimension: str) -> Step:
         root.children.append(var)
     _other_errata(store, root, city_iri, dim_iri, steps)
     return root
+
+
+def _provenance(store: ox.Store, city: str, dimension: str) -> list[Row]:
+    """The ``score-provenance`` rows of a city's dimension score. The score's observation is
+    bound too, named as :func:`kb.namespaces.observation` names a run's observations: a
+    lookup instead of a join over the city's observations (the same rows either way; the
+    join is the fallback)."""
+    from kb.ranking import run_dataset
+    from kb.sparql import records
+
+    q = queries.get("score-provenance")
+    bound = q.bind(store, {"city": city, "dimension": dimension})
+    fw = _framework_of(store, dimension)
+    dataset = memo(("run-dataset", fw), lambda: run_dataset(store, fw))
+    obs = ns.observation(ns.local_name(fw), ns.local_name(dataset), ns.local_name(city),
+                         ns.local_name(dimension))
+    looked_up = q.text.replace("WHERE {", f"WHERE {{ VALUES ?obs {{ {ox.NamedNode(obs)} }}", 1)
+    return records(store, looked_up, bound) or records(store, q.text, bound)
 
 
 def explain_total(store: ox.Store, city: str, framework: str | None = None) -> Step:
@@ -280,16 +297,21 @@ def _scored_place(store: ox.Store, place: str, framework: str) -> str:
 def _scored(store: ox.Store, framework: str) -> bool:
     from kb.sparql import select
 
-    return bool(select(store, "SELECT ?fw WHERE { ?r a kb:ScoringRun ; kb:framework ?fw }",
-                       {"fw": ox.NamedNode(framework)}))
+    return memo(("scored", framework), lambda: bool(select(
+        store, "SELECT ?fw WHERE { ?r a kb:ScoringRun ; kb:framework ?fw }",
+        {"fw": ox.NamedNode(framework)})))
 
 
 def _framework_of(store: ox.Store, node: str) -> str:
     from kb.sparql import select
 
-    rows = select(store, "SELECT ?n ?fw WHERE { ?n skos:inScheme ?fw }", {"n": ox.NamedNode(node)})
-    assert rows and rows[0]["fw"] is not None
-    return rows[0]["fw"].value
+    def lookup() -> str:
+        rows = select(store, "SELECT ?n ?fw WHERE { ?n skos:inScheme ?fw }",
+                      {"n": ox.NamedNode(node)})
+        assert rows and rows[0]["fw"] is not None
+        return rows[0]["fw"].value
+
+    return memo(("framework-of", node), lookup)
 
 
 def explain(store: ox.Store, city: str, concept: str | None = None) -> Step:
@@ -328,9 +350,9 @@ def _only_framework(store: ox.Store) -> str:
 def _labels(store: ox.Store, iris: list[str]) -> dict[str, str]:
     from kb.sparql import select
 
-    out: dict[str, str] = {}
-    for x in iris:
+    def label(x: str) -> str:
         rows = select(store, "SELECT ?x ?zh ?en WHERE { ?x skos:prefLabel ?zh , ?en . "
                       "FILTER (lang(?zh) = 'zh' && lang(?en) = 'en') }", {"x": ox.NamedNode(x)})
-        out[x] = f"{rows[0]['zh'].value} ({rows[0]['en'].value})" if rows else x  # type: ignore[union-attr]
-    return out
+        return f"{rows[0]['zh'].value} ({rows[0]['en'].value})" if rows else x  # type: ignore[union-attr]
+
+    return {x: memo(("label", x), lambda x=x: label(x)) for x in iris}  # type: ignore[misc]

@@ -15,14 +15,17 @@ import contextvars
 import difflib
 import unicodedata
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
 
 import pyoxigraph as ox
 
 from kb import namespaces as ns
 from kb.errors import KbError
 from kb.sparql import select
+
+T = TypeVar("T")
 
 KINDS: dict[str, list[str]] = {
     "city": ["City"],
@@ -176,15 +179,34 @@ _NAMES: contextvars.ContextVar[dict[tuple[str, str | None], Resolver] | None] = 
     contextvars.ContextVar("citykb_names", default=None))
 
 
+_MEMO: contextvars.ContextVar[dict[Hashable, Any] | None] = (
+    contextvars.ContextVar("citykb_memo", default=None))
+
+
 @contextlib.contextmanager
-def names_cache(cache: dict[tuple[str, str | None], Resolver]) -> Iterator[None]:
+def names_cache(cache: dict[tuple[str, str | None], Resolver],
+                memo: dict[Hashable, Any] | None = None) -> Iterator[None]:
     """Within the block, the names of each kind are read from the store once and kept in
-    ``cache`` (for one opened build, which never changes: see ``kb.open``)."""
+    ``cache``, and answers to :func:`memo` lookups in ``memo`` (for one opened build, which
+    never changes: see ``kb.open``)."""
     token = _NAMES.set(cache)
+    memo_token = _MEMO.set(memo)
     try:
         yield
     finally:
+        _MEMO.reset(memo_token)
         _NAMES.reset(token)
+
+
+def memo(key: Hashable, compute: Callable[[], T]) -> T:
+    """``compute()``, kept under ``key`` while a :func:`names_cache` with a memo is active:
+    for answers about the framework and the runs, which one build never changes."""
+    cache = _MEMO.get()
+    if cache is None:
+        return compute()
+    if key not in cache:
+        cache[key] = compute()
+    return cast(T, cache[key])
 
 
 def resolver(store: ox.Store, kind: str, framework: str | None = None) -> Resolver:
@@ -201,7 +223,8 @@ def resolver(store: ox.Store, kind: str, framework: str | None = None) -> Resolv
 def resolve(store: ox.Store, kind: str, name: str, framework: str | None = None) -> str:
     """Resolve one name of ``kind`` (see :data:`KINDS`). An IRI of a thing of that kind is
     checked with one lookup instead of reading every name."""
-    if kind in KINDS and name.startswith(ns.ID) and _is_a(store, name, kind, framework):
+    if kind in KINDS and name.startswith(ns.ID) and memo(
+            ("is-a", name, kind, framework), lambda: _is_a(store, name, kind, framework)):
         return name
     return resolver(store, kind, framework).resolve(name)
 

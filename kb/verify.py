@@ -12,8 +12,8 @@ import pandas as pd
 import pyoxigraph as ox
 
 from kb import namespaces as ns
-from kb.errors import KbError
-from kb.sparql import select, to_frame
+from kb.ranking import run_dataset
+from kb.sparql import to_frame
 from kb.store import BuildDir, read_observations
 
 LABELS = """
@@ -46,31 +46,6 @@ class Verification:
                 "scores_ok": int(t["value_ok"].sum()),
                 "ranks": int(t["published_rank"].notna().sum()),
                 "ranks_ok": int((t["rank_ok"] & t["published_rank"].notna()).sum())}
-
-
-RUNS = """
-SELECT ?fw ?run ?dataset ?weightSet WHERE {
-  ?run a kb:ScoringRun ; kb:framework ?fw .
-  ?dataset prov:wasGeneratedBy ?run ; kb:stage "aggregated" .
-  OPTIONAL { ?run kb:weightSet ?weightSet }
-}
-"""
-
-
-def run_dataset(store: ox.Store, framework: str, weight_set: str | None = None) -> str:
-    """The aggregated dataset of the framework's run with its declared weights (or with the
-    named weight set)."""
-    rows = select(store, RUNS, {"fw": ox.NamedNode(framework)})
-    if not rows:
-        raise KbError("KB060", f"no scoring run for {framework}; run `kb build` (or `kb score`)")
-    found = [r for r in rows
-             if (r["weightSet"] is None and weight_set is None)
-             or (r["weightSet"] is not None and weight_set is not None
-                 and r["weightSet"].value.rstrip("/").endswith("/" + weight_set))]
-    if not found:
-        raise KbError("KB060", f"no scoring run of {framework} with weight set "
-                      f"{weight_set!r}; run `kb score --weights {weight_set}`")
-    return str(found[0]["dataset"].value)  # type: ignore[union-attr]
 
 
 def verify(store: ox.Store, build: BuildDir, framework: str) -> Verification:
