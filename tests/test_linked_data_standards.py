@@ -316,3 +316,29 @@ def test_the_ontology_page(real_store: ox.Store) -> None:
 
     CommittedIds().feed(committed.read_text(encoding="utf-8"))
     assert committed_ids == ids, "docs/ontology.html is out of date: run kb docs"
+
+
+# ---------------------------------------------------------------------------------------------
+# A period that is not a year stops the build (it would be an ill-typed refPeriod)
+
+
+def test_a_period_that_is_not_a_year_is_refused(data_copy: Path) -> None:
+    from kb.errors import BuildError
+    from kb.loader import load_catalog
+
+    path = data_copy / "mfg2025" / "statistics_values.csv"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    header = lines[0].rstrip("\n").split(",")
+    cells = lines[1].rstrip("\n").split(",")
+    cells[header.index("period")] = "2024年"
+    lines[1] = ",".join(cells) + "\n"
+    path.write_text("".join(lines), encoding="utf-8")
+    fw = data_copy / "coo2025" / "framework.yaml"
+    fw.write_text(fw.read_text(encoding="utf-8").replace('period: "2025"', 'period: "2025.6"'),
+                  encoding="utf-8")
+    with pytest.raises(BuildError) as info:
+        load_catalog(data_copy)
+    found = {(p.code, p.file, p.row) for p in info.value.problems}
+    assert ("KB004", "data/mfg2025/statistics_values.csv", 2) in found
+    assert any(code == "KB004" and file == "data/coo2025/framework.yaml"
+               for code, file, _row in found)
