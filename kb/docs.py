@@ -45,8 +45,9 @@ def _curie(term: rdflib.term.Node) -> str:
     for prefix, base in sorted(ns.PREFIXES.items(), key=lambda kv: -len(kv[1])):
         if text.startswith(base) and len(text) > len(base) and prefix != "kbid":
             return f"{prefix}:{text[len(base):]}"
-    if text.startswith(ns.SHAPES):
-        return f"kbsh:{text[len(ns.SHAPES):]}"
+    for prefix, base in (("kbsh", ns.SHAPES), ("sh", ns.SH)):
+        if text.startswith(base):
+            return f"{prefix}:{text[len(base):]}"
     return f"<{text}>"
 
 
@@ -127,8 +128,14 @@ def _inline(g: rdflib.Graph, o: rdflib.term.Node) -> str:
                           if p != SH.message)
         return f"[ {inner} ]"
     if isinstance(o, rdflib.Literal):
+        if o.datatype in _PLAIN:
+            return f"<code>{escape(str(o))}</code>"
         return f"<code>{escape(o.n3())}</code>"
     return f"<code>{escape(_curie(o))}</code>"
+
+
+_PLAIN = {rdflib.XSD.integer, rdflib.XSD.boolean, rdflib.XSD.decimal}
+"""Literals shown as Turtle writes them without a datatype."""
 
 
 def _examples(store: ox.Store | None) -> str:
