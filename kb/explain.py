@@ -197,21 +197,20 @@ def explain_dimension(store: ox.Store, city: str, dimension: str) -> Step:
 
 
 def _provenance(store: ox.Store, city: str, dimension: str) -> list[Row]:
-    """The ``score-provenance`` rows of a city's dimension score. The score's observation is
-    bound too, named as :func:`kb.namespaces.observation` names a run's observations: a
-    lookup instead of a join over the city's observations (the same rows either way; the
-    join is the fallback)."""
+    """The ``score-provenance`` rows of a city's dimension score: by :mod:`kb.provenance`,
+    the score's observation looked up by the IRI :func:`kb.namespaces.observation` gives a
+    run's observations and the framework's part asked once per opened build; the named query
+    itself where that finds nothing."""
+    from kb.provenance import provenance
     from kb.ranking import run_dataset
-    from kb.sparql import records
 
-    q = queries.get("score-provenance")
-    bound = q.bind(store, {"city": city, "dimension": dimension})
     fw = _framework_of(store, dimension)
     dataset = memo(("run-dataset", fw), lambda: run_dataset(store, fw))
     obs = ns.observation(ns.local_name(fw), ns.local_name(dataset), ns.local_name(city),
                          ns.local_name(dimension))
-    looked_up = q.text.replace("WHERE {", f"WHERE {{ VALUES ?obs {{ {ox.NamedNode(obs)} }}", 1)
-    return records(store, looked_up, bound) or records(store, q.text, bound)
+    return (provenance(store, obs, city, dimension, fw)
+            or queries.get("score-provenance").records(store, {"city": city,
+                                                                "dimension": dimension}))
 
 
 def explain_total(store: ox.Store, city: str, framework: str | None = None) -> Step:

@@ -1061,6 +1061,9 @@ def _check_errata(pkg: SourcePackage, city_ids: set[str], refs: set[str], proble
     statements = {s.id: s for s in pkg.statements}
     fw_failed = pkg.folder in problems.failed_frameworks
     pairs, cells = _cells(pkg) if pkg.errata else (set(), set())
+    periods_of: dict[tuple[str, str], set[str]] = {}
+    for pl, c, p in cells:
+        periods_of.setdefault((pl, c), set()).add(p)
     for e in pkg.errata:
         if e.city is not None and e.place is not None and e.place != f"city:{e.city}":
             problems.add("KB013", f"erratum {e.id!r} names city {e.city!r} and place "
@@ -1091,7 +1094,7 @@ def _check_errata(pkg: SourcePackage, city_ids: set[str], refs: set[str], proble
                 problems.add("KB013", f"erratum {e.id!r}: no value of {e.concept!r} for "
                              f"{place!r} in this folder's data", file, e.row)
                 continue
-            periods = {p for (pl, c, p) in cells if pl == place and c == e.concept}
+            periods = periods_of.get((place, e.concept), set())
             if e.period is not None and periods - {""} and (place, e.concept, e.period) \
                     not in cells:
                 problems.add("KB013", f"erratum {e.id!r}: no value of {e.concept!r} for "

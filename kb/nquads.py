@@ -88,12 +88,12 @@ class QuadFile:
 
     Column-wise lines arrive as Arrow string arrays, whose data buffer already is the text of
     all the lines one after another: it is written as it is, without a Python string per line.
-    A new file is started every ``chunk_quads`` statements (between two writes): Oxigraph's
-    bulk loader holds a whole input in memory while it sorts it, so loading the files one by
-    one keeps the memory of a build flat in the number of observations.
+    A new file is started every ``chunk_quads`` statements (between two writes); by default
+    everything goes to one file, which Oxigraph's bulk loader loads fastest with its memory
+    bounded (see :func:`kb.build.bulk_chunk`).
     """
 
-    def __init__(self, folder: Path, *, chunk_quads: int = 500_000,
+    def __init__(self, folder: Path, *, chunk_quads: int = 2**62,
                  echo: Callable[[str], None] | None = None) -> None:
         self.folder = folder
         self.chunk_quads = chunk_quads
