@@ -294,16 +294,23 @@ def build(
 
 
 def rescore(home: Path | None, framework: str, weight_set: str | None = None, *,
-            validate: bool = True) -> RunResult:
-    """Score a framework again (e.g. with another weight set) into a new build derived from
-    the published one; published only when the run is written and valid."""
+            validate: bool = True, directions: dict[str, int] | None = None,
+            weights: dict[str, float] | None = None) -> RunResult:
+    """Score a framework again (e.g. with another weight set, or with some nodes' directions
+    and weights changed for this run: node slug → value) into a new build derived from the
+    published one; published only when the run is written and valid."""
+    from kb import namespaces as ns
     from kb.resolve import resolve
-    from kb.scoring import score
+    from kb.scoring import Overrides, score
 
     home = home or default_home()
     with derive_build(home, new_build_id("-score")) as (target, manifest):
         store = open_store(target, write=True)
-        run = score(store, target, resolve(store, "framework", framework), weight_set)
+        fw = resolve(store, "framework", framework)
+        slug = ns.local_name(fw)
+        overrides = Overrides({ns.node(slug, k): v for k, v in (directions or {}).items()},
+                              {ns.node(slug, k): v for k, v in (weights or {}).items()})
+        run = score(store, target, fw, weight_set, overrides)
         if validate:
             result = check_shapes(store)
             if not result.conforms:

@@ -473,6 +473,80 @@ def errors_cmd(
     _guard(body)
 
 
+# --- scoring methods (the composite-indicator workflow) ----------------------------------
+
+@app.command("methods")
+def methods_cmd(
+    markdown: Annotated[bool, typer.Option(
+        "--markdown", help="Print the method reference as Markdown (docs/methods.md).")] = False,
+    fmt: Fmt = Format.table,
+) -> None:
+    """Every scoring method: its family, parameters, COINr equivalent and formula."""
+
+    def body() -> None:
+        from kb.methods.reference import markdown as render
+
+        if markdown:
+            sys.stdout.write(render())
+            return
+        import pandas as pd
+
+        from kb import methods
+        from kb.methods.reference import KINDS
+
+        rows = []
+        for kind, _, _ in KINDS:
+            for name in methods.names(kind):
+                m = methods.get(kind, name)
+                rows.append({"family": kind, "method": name, "coinr": m.coinr,
+                             "parameters": ", ".join(p.name for p in m.params),
+                             "formula": m.formula})
+        emit(pd.DataFrame(rows), fmt, title="scoring methods")
+
+    _guard(body)
+
+
+@app.command()
+def sensitivity(
+    framework: Annotated[str, typer.Argument(help="The index framework (name, slug or IRI).")],
+    n: Annotated[int, typer.Option("--n", min=2, max=100_000,
+                                   help="Saltelli base sample size N (N·(k+2) runs).")] = 64,
+    seed: Annotated[int, typer.Option(min=0, max=2**32 - 1, help="Random seed.")] = 0,
+    spread: Annotated[float, typer.Option(
+        min=0.0, max=1.0, help="Each top-level weight varies by ± this share.")] = 0.25,
+    home: Home = None,
+    fmt: Fmt = Format.table,
+) -> None:
+    """Uncertainty and variance-based sensitivity (Sobol' first-order and total indices) of
+    an index's ranks over its top-level weights and its aggregation method."""
+    from rich.progress import Progress
+
+    from kb import sensitivity as sa
+    from kb.resolve import resolve
+    from kb.scoring import _attributes_needed, load_plan
+    from kb.store import read_observations
+
+    def body() -> None:
+        b = current_build(home)
+        store = open_store(b)
+        fw = resolve(store, "framework", framework)
+        plan = load_plan(store, fw)
+        raw = read_observations(b, dataset=plan.inputs)
+        factors = sa.default_factors(plan.config, spread)
+        with Progress(console=err, transient=True) as bar:
+            task = bar.add_task("Sobol runs", total=n * (len(factors) + 2))
+            result = sa.analyse(plan.config, raw, factors, n=n, seed=seed,
+                                places=_attributes_needed(plan.config, store),
+                                progress=lambda i, _t: bar.update(task, completed=i))
+        emit(result.ranks.reset_index(names="place").assign(
+            place=lambda d: d["place"].map(ns_local)), fmt,
+            title=f"rank uncertainty ({result.runs} runs, N={n}, seed {seed})")
+        emit(result.indices.round(4).reset_index(), fmt,
+             title="Sobol' indices of the mean absolute rank shift")
+
+    _guard(body)
+
+
 @app.command()
 def check(
     home: Home = None,
@@ -542,17 +616,42 @@ def score(
     framework: Annotated[str, typer.Argument(help="The index framework (name, slug or IRI).")],
     weights: Annotated[str | None, typer.Option(
         help="Score with a named weight set instead of the declared weights.")] = None,
+    direction: Annotated[list[str] | None, typer.Option(
+        help="NODE=1 or NODE=-1: this node's direction for this run (repeatable).")] = None,
+    weight: Annotated[list[str] | None, typer.Option(
+        help="NODE=W: this node's weight for this run (repeatable).")] = None,
     home: Home = None,
 ) -> None:
-    """Score a framework again on the current knowledge base (e.g. with another weight set);
-    the run is recorded beside the others."""
+    """Score a framework again on the current knowledge base (e.g. with another weight set,
+    or with directions and weights changed for this run); the run is recorded beside the
+    others."""
     from kb.build import rescore
 
     def body() -> None:
-        result = rescore(home, framework, weights)
+        dirs = {k: int(_override(k, v, "direction", (-1, 1)))
+                for k, v in (s.partition("=")[::2] for s in direction or [])}
+        ws = {k: _override(k, v, "weight", None) for k, v in
+              (s.partition("=")[::2] for s in weight or [])}
+        result = rescore(home, framework, weights, directions=dirs, weights=ws)
         console.print(f"scoring run {result.run}: {len(result.scores):,} values")
 
     _guard(body)
+
+
+def _override(node: str, value: str, what: str, allowed: tuple[int, ...] | None) -> float:
+    """One ``NODE=VALUE`` of ``kb score --direction/--weight``; KB058 when malformed."""
+    from kb.errors import KbError
+
+    try:
+        v = float(value)
+    except ValueError:
+        v = float("nan")
+    bad_value = v not in allowed if allowed is not None else v < 0
+    if not node or v != v or bad_value:
+        raise KbError("KB058", f"--{what} takes NODE=VALUE"
+                      f"{' with VALUE 1 or -1' if allowed else ' with a weight ≥ 0'}, "
+                      f"not {node}={value}")
+    return v
 
 
 @app.command()

@@ -111,6 +111,26 @@ CATALOGUE: dict[str, ErrorType] = {
                   "The command line is malformed: an unknown command or option, a missing "
                   "argument, or an option value of the wrong type."),
         ErrorType("KB060", "no-scores", "No scoring run exists for the framework."),
+        ErrorType("KB120", "unknown-method-parameter",
+                  "A method is declared with a parameter it does not take (a misspelling, or a "
+                  "parameter of another method); the message lists the parameters it takes. "
+                  "COINr's names are accepted (`ties.method`, `l_u`, `m_sd`, `n_minmax`, "
+                  "`a_amean` …)."),
+        ErrorType("KB121", "bad-method-parameter",
+                  "A method parameter has a value of the wrong type or outside its choices "
+                  "(`ties: lowest`, `low: \"0\"`), or a required one is missing "
+                  "(goalposts without `lower`)."),
+        ErrorType("KB122", "unknown-unit-group",
+                  "Imputation or screening by group names a unit attribute that is not "
+                  "declared for the units (a framework's `units` file, or a city's province "
+                  "and region), or a unit with a missing value has no value for it."),
+        ErrorType("KB123", "unknown-denominator",
+                  "An indicator's denominator is not a declared unit attribute."),
+        ErrorType("KB124", "screening-drops-everything",
+                  "Screening units by data availability would leave no unit to score."),
+        ErrorType("KB125", "bad-unit-attributes",
+                  "A framework's units file (unit attributes: groupings, denominators) names "
+                  "an unknown place, repeats one, or lacks the `place` column."),
         ErrorType("KB070", "internal-error",
                   "An unexpected error inside citykb (a bug): please report it with the "
                   "command; CITYKB_DEBUG=1 shows the traceback."),
@@ -170,6 +190,16 @@ EXAMPLES: dict[str, str] = {
     "KB057": "the query process ended with signal 9 and no answer",
     "KB058": "no such option: --tpo (kb rank --help lists the options)",
     "KB060": "no computed score of 深圳 (Shenzhen) in 经济实力 (Economic strength); run `kb build`",
+    "KB120": "data/asem/framework.yaml: normalise method 'minmax' has no parameter 'hgih'; it "
+             "takes: low, high",
+    "KB121": "data/asem/framework.yaml: normalise method 'rank' parameter 'ties' must be one "
+             "of high, low, min, max, average, first, dense, not 'lowest'",
+    "KB122": "imputation by group: no unit attribute 'income' is declared for these places "
+             "(declared: province, region)",
+    "KB123": "…/indicator/flights: its denominator 'Population' is not a declared unit "
+             "attribute (declared: none)",
+    "KB124": "screening (availability {'min_available': 1.0}) drops every unit",
+    "KB125": "data/asem/units.csv:7: unknown place 'country:xyz'",
     "KB070": "unexpected ValueError: … (a bug in citykb; CITYKB_DEBUG=1 shows the traceback)",
 }
 """An example message of each code (for docs/errors.md); an entry's own example wins."""

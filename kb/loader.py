@@ -31,7 +31,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from kb.errors import BuildError, Problem
+from kb.errors import BuildError, KbError, Problem
 from kb.graphs import tree_problems
 from kb.models import (
     INTEGER,
@@ -462,7 +462,7 @@ def _node_record(rec: dict[str, Any]) -> dict[str, Any]:
         rec["data_source"] = [s.strip() for s in rec["data_source"].split(";") if s.strip()]
     if rec.get("direction") in ("1", "+1", "-1"):
         rec["direction"] = int(rec["direction"])
-    for kind in ("normalise", "aggregate"):
+    for kind in ("normalise", "aggregate", "treat"):
         params = rec.pop(f"{kind}_params", None)
         if params is not None and kind not in rec:
             rec[kind] = {"name": "", "params": f"{kind}_params given without {kind}"}
@@ -638,7 +638,7 @@ def _load_framework(
         nodes_df = nodes_df.drop(columns="order")
     nodes_df["order"] = nodes_df.groupby("parent").cumcount().add(1).astype(str)
     nodes = _records(nodes_df, Node, problems, nodes_file, _node_record,
-                     columns=("normalise_params", "aggregate_params"))
+                     columns=("normalise_params", "aggregate_params", "treat_params"))
     problems.bad_ids.setdefault(f"node:{meta.id}", set()).update(
         set(nodes_df["id"]) - {n.id for n in nodes})
     _duplicates(nodes, "node", problems, nodes_file)
@@ -650,7 +650,14 @@ def _load_framework(
     _check_weights(meta, nodes, problems, nodes_file)
     _undeclared(folder, meta, problems, root, file)
 
-    _check_methods(meta, nodes, problems, file, nodes_file)
+    meta, nodes = _check_methods(meta, nodes, problems, file, nodes_file)
+    units: list[dict[str, str]] = []
+    if meta.units is not None:
+        u_path = _declared(folder, meta.units, "units", problems, root, file)
+        u = read_csv(u_path, problems, root, ["place"]) if u_path is not None else None
+        if u_path is None or u is None:
+            return None
+        units = _unit_attributes(u, problems, _rel(u_path, root))
     weight_sets: list[WeightSetRow] = []
     if meta.weight_sets is not None:
         ws_path = _declared(folder, meta.weight_sets, "weight_sets", problems, root, file)
@@ -687,7 +694,7 @@ def _load_framework(
         if published is None:
             return None
     return Framework(meta=meta, source=pkg.meta.id, nodes=nodes, inputs=inputs,
-                     published=published, weight_sets=weight_sets)
+                     published=published, weight_sets=weight_sets, units=units)
 
 
 _KNOWN_FILES = {"source.yaml", "framework.yaml", "framework.csv", "errata.yaml",
@@ -700,7 +707,7 @@ def _undeclared(folder: Path, meta: FrameworkMeta, problems: Problems, root: Pat
     """A CSV in a framework's folder that nothing reads: usually a framework.yaml that lost
     its ``inputs:`` or ``published:`` (a file cut short), which would silently leave the
     framework unscored or unverified."""
-    declared = {meta.weight_sets, meta.inputs.file if meta.inputs else None,
+    declared = {meta.weight_sets, meta.units, meta.inputs.file if meta.inputs else None,
                 meta.published.file if meta.published else None}
     for path in sorted(folder.glob("*.csv")):
         if path.name not in _KNOWN_FILES and path.name not in declared:
@@ -760,21 +767,76 @@ def _check_weights(meta: FrameworkMeta, nodes: list[Node], problems: Problems,
 
 
 def _check_methods(meta: FrameworkMeta, nodes: list[Node], problems: Problems, file: str,
-                   nodes_file: str) -> None:
-    """Every method named must be in the registry."""
+                   nodes_file: str) -> tuple[FrameworkMeta, list[Node]]:
+    """Every method named must be in the registry, with parameters it takes, of the right
+    type (KB004 unknown method, KB120 unknown parameter, KB121 bad value). COINr's names of
+    methods and parameters are accepted and turned into citykb's."""
     from kb import methods
 
-    def check(kind: str, call: CallSpec | None, where: str, row: int | None) -> None:
-        if call is not None and call.name not in methods.names(kind):
+    def check(kind: str, call: CallSpec | None, where: str, row: int | None) -> CallSpec | None:
+        if call is None:
+            return None
+        name = methods.ALIASES.get((kind, call.name), call.name)
+        if name not in methods.names(kind):
             problems.add("KB004", f"unknown {kind} method {call.name!r}; known: "
                          f"{', '.join(methods.names(kind))}", where, row)
+            return call
+        try:
+            name, params = methods.canonical(kind, name, dict(call.params))
+        except KbError as e:
+            problems.add(e.code, e.message, where, row)
+            return call
+        return CallSpec(name=name, params=params)
 
-    check("normalise", meta.method.normalise, file, None)
-    check("aggregate", meta.method.aggregate, file, None)
-    check("impute", meta.method.impute, file, None)
+    m = meta.method
+    update = {kind: check(kind, getattr(m, kind), file, None)
+              for kind in ("normalise", "aggregate", "impute", "screen", "treat")}
+    meta = meta.model_copy(update={"method": m.model_copy(update=update)})
+    out = []
     for n in nodes:
-        check("normalise", n.normalise, nodes_file, n.row)
-        check("aggregate", n.aggregate, nodes_file, n.row)
+        out.append(n.model_copy(update={
+            kind: check(kind, getattr(n, kind), nodes_file, n.row)
+            for kind in ("normalise", "aggregate", "treat")}))
+    return meta, out
+
+
+def _check_unit_methods(fw: Framework, problems: Problems, file: str,
+                        nodes_file: str) -> None:
+    """Denominators and imputation groups must be declared unit attributes (a city's province
+    and region always are)."""
+    declared = {k for u in fw.units for k in u if k not in ("place", "row")}
+    imp = fw.meta.method.impute
+    group = imp.params.get("group", "region") if imp.name.startswith("group-") else None
+    if group is not None and group not in declared | {"province", "region"}:
+        problems.add("KB122", f"imputation by group: no unit attribute {group!r} is declared "
+                     f"(units file: {', '.join(sorted(declared)) or 'none'}; cities also have "
+                     f"province and region)", file)
+    for n in fw.nodes:
+        if n.denominator is not None and n.denominator not in declared:
+            problems.add("KB123", f"{n.id}: its denominator {n.denominator!r} is not a "
+                         f"declared unit attribute (declared: "
+                         f"{', '.join(sorted(declared)) or 'none'})", nodes_file, n.row)
+
+
+def _unit_attributes(df: pd.DataFrame, problems: Problems, file: str) -> list[dict[str, str]]:
+    """Rows of a units file: ``place`` (a ``kind:id`` reference) and its attributes as text
+    (numbers are parsed where used, as denominators)."""
+    out: list[dict[str, str]] = []
+    seen: dict[str, int] = {}
+    for rec in df.to_dict("records"):
+        row = int(rec.pop("row"))
+        place = str(rec.get("place") or "").strip()
+        if ":" not in place:
+            problems.add("KB125", f"place {place!r} is not a kind:id reference", file, row)
+            continue
+        if place in seen:
+            problems.add("KB125", f"place {place!r} is already given on row {seen[place]}",
+                         file, row)
+            continue
+        seen[place] = row
+        out.append({str(k): str(v) for k, v in rec.items() if v is not None and str(v) != ""}
+                   | {"row": str(row)})
+    return out
 
 
 # --- folders -----------------------------------------------------------------------------
@@ -1002,6 +1064,12 @@ def cross_check(catalog: Catalog, problems: Problems, root: Path) -> None:
             if fw.published is not None and fw.meta.published is not None:
                 _check_observations(fw, fw.published, refs, problems,
                                     where(pkg.folder, fw.meta.published.file), published=True)
+            for u in fw.units:
+                if u["place"] not in refs:
+                    problems.add("KB125", f"unknown place {u['place']!r}",
+                                 where(pkg.folder, fw.meta.units or ""), int(u["row"]))
+            _check_unit_methods(fw, problems, where(pkg.folder, "framework.yaml"),
+                                where(pkg.folder, "framework.csv"))
         _check_errata(pkg, city_ids, refs, problems, where(pkg.folder, "errata.yaml"))
 
 

@@ -354,7 +354,12 @@ class MethodSpec(BaseModel):
     normalise: CallSpec = CallSpec(name="none")
     aggregate: CallSpec = CallSpec(name="sum")
     impute: CallSpec = CallSpec(name="none")
+    screen: CallSpec = CallSpec(name="none")
+    """Unit screening by data availability, before treatment (COINr's ``Screen``)."""
+    treat: CallSpec = CallSpec(name="none")
+    """Outlier treatment of every input, before normalisation (COINr's ``Treat``)."""
     threshold: Number | None = Field(default=None, ge=0, le=1)
+    threshold_basis: Literal["weight", "count"] = "weight"
     rank: Literal["competition"] = "competition"
     parameters: dict[str, Any] = {}
     line: Whole | None = Field(default=None, ge=1)
@@ -422,6 +427,9 @@ class FrameworkMeta(BaseModel):
     weights: WeightsSpec = WeightsSpec()
     weight_sets: str | None = None
     """A CSV of named alternative weight sets: ``set,node,weight``."""
+    units: str | None = None
+    """A CSV of unit attributes: ``place`` and one column per attribute (a grouping such as
+    income group or macro-region, or a denominator such as GDP or population)."""
     unit: str = ""
 
     _check_id = field_validator("id")(_slug)
@@ -448,6 +456,11 @@ class Node(IdRow):
     weight: Number | None = Field(default=None, ge=0)
     normalise: CallSpec | None = None
     aggregate: CallSpec | None = None
+    treat: CallSpec | None = None
+    denominator: str | None = None
+    """The unit attribute this indicator is divided by (COINr's ``Denominate``)."""
+    scale: Number = Field(default=1.0, gt=0)
+    """The denominator is divided by this first: ``x / (denominator / scale)``."""
     line: Whole | None = Field(default=None, ge=1)
     line_en: Whole | None = Field(default=None, ge=1)
     order: int = 0
@@ -624,6 +637,9 @@ class Framework:
     inputs: pd.DataFrame | None
     published: pd.DataFrame | None = None
     weight_sets: list[WeightSetRow] = field(default_factory=list)
+    units: list[dict[str, str]] = field(default_factory=list)
+    """Unit attributes from the framework's units file: ``place``, ``row`` and one entry per
+    attribute given."""
 
 
 @dataclass

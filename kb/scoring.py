@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -42,6 +42,7 @@ from kb.store import BuildDir, read_observations, remove_columnar, write_columna
 
 FRAMEWORK_QUERY = """
 SELECT ?fw ?inputs ?agg ?aggParams ?norm ?normParams ?imp ?impParams ?threshold ?rankMethod
+       ?screen ?screenParams ?treat ?treatParams ?basis ?units
 WHERE {
   ?fw kb:method ?agg ; kb:rankMethod ?rankMethod .
   ?inputs a kb:InputDataSet ; kb:framework ?fw .
@@ -49,10 +50,15 @@ WHERE {
   OPTIONAL { ?fw kb:normalisation ?norm OPTIONAL { ?fw kb:normalisationParameters ?normParams } }
   OPTIONAL { ?fw kb:imputation ?imp OPTIONAL { ?fw kb:imputationParameters ?impParams } }
   OPTIONAL { ?fw kb:coverageThreshold ?threshold }
+  OPTIONAL { ?fw kb:screening ?screen OPTIONAL { ?fw kb:screeningParameters ?screenParams } }
+  OPTIONAL { ?fw kb:treatment ?treat OPTIONAL { ?fw kb:treatmentParameters ?treatParams } }
+  OPTIONAL { ?fw kb:thresholdBasis ?basis }
+  OPTIONAL { ?fw kb:unitAttributes ?units }
 }
 """
 NODES_QUERY = """
-SELECT ?fw ?node ?parent ?weight ?direction ?norm ?normParams ?agg ?aggParams WHERE {
+SELECT ?fw ?node ?parent ?weight ?direction ?norm ?normParams ?agg ?aggParams ?treat
+       ?treatParams ?denominator ?scale WHERE {
   ?node skos:inScheme ?fw .
   OPTIONAL { ?node skos:broader ?parent }
   OPTIONAL { ?node kb:weight ?weight }
@@ -60,6 +66,8 @@ SELECT ?fw ?node ?parent ?weight ?direction ?norm ?normParams ?agg ?aggParams WH
   OPTIONAL { ?node kb:normalisation ?norm
              OPTIONAL { ?node kb:normalisationParameters ?normParams } }
   OPTIONAL { ?node kb:aggregation ?agg OPTIONAL { ?node kb:aggregationParameters ?aggParams } }
+  OPTIONAL { ?node kb:treatment ?treat OPTIONAL { ?node kb:treatmentParameters ?treatParams } }
+  OPTIONAL { ?node kb:denominator ?denominator OPTIONAL { ?node kb:denominatorScale ?scale } }
 }
 """
 WEIGHT_SET_QUERY = """
@@ -95,7 +103,18 @@ class Plan:
     weight_set: str | None = None
 
 
-def load_plan(store: ox.Store, framework: str, weight_set: str | None = None) -> Plan:
+@dataclass(frozen=True)
+class Overrides:
+    """Changes for one run, as COINr's ``directions =`` and ``w =`` arguments: node → new
+    direction, node → new weight (nodes by IRI). The run's record holds the configuration
+    with them applied, so it replays as it ran."""
+
+    directions: dict[str, int] = field(default_factory=dict)
+    weights: dict[str, float] = field(default_factory=dict)
+
+
+def load_plan(store: ox.Store, framework: str, weight_set: str | None = None,
+              overrides: Overrides | None = None) -> Plan:
     """Read a framework's declared methods, weights and tree from the store."""
     fw = ox.NamedNode(framework)
     head = select(store, FRAMEWORK_QUERY, {"fw": fw})
@@ -117,8 +136,21 @@ def load_plan(store: ox.Store, framework: str, weight_set: str | None = None) ->
         parent = str(r["parent"].value) if r["parent"] is not None else framework
         weight = weights.get(node, float(python_value(r["weight"]) or 1.0))  # type: ignore[arg-type]
         direction = int(python_value(r["direction"]) or 1)  # type: ignore[call-overload]
-        nodes.append(NodeConfig(node, parent, weight, direction,
-                                _call(r["norm"], r["normParams"]), _call(r["agg"], r["aggParams"])))
+        if overrides is not None:
+            weight = overrides.weights.get(node, weight)
+            direction = overrides.directions.get(node, direction)
+        scale = python_value(r["scale"])
+        nodes.append(NodeConfig(
+            node, parent, weight, direction, _call(r["norm"], r["normParams"]),
+            _call(r["agg"], r["aggParams"]),
+            str(r["denominator"].value) if r["denominator"] is not None else None,
+            float(scale) if scale is not None else 1.0,  # type: ignore[arg-type]
+            _call(r["treat"], r["treatParams"])))
+    if overrides is not None:
+        unknown = sorted((set(overrides.directions) | set(overrides.weights))
+                         - {n.id for n in nodes})
+        if unknown:
+            raise KbError("KB050", f"framework {framework} has no node {unknown[0]}")
     nodes.sort(key=lambda n: n.id)
     threshold = python_value(h["threshold"])
     config = Config(
@@ -129,6 +161,11 @@ def load_plan(store: ox.Store, framework: str, weight_set: str | None = None) ->
         impute=_call(h["imp"], h["impParams"]) or Call("none"),
         threshold=float(threshold) if threshold is not None else None,  # type: ignore[arg-type]
         rank=ns.local_name(str(h["rankMethod"].value)).removesuffix("-rank"),  # type: ignore[union-attr]
+        screen=_call(h["screen"], h["screenParams"]) or Call("none"),
+        treat=_call(h["treat"], h["treatParams"]) or Call("none"),
+        threshold_basis="count" if h["basis"] is not None and h["basis"].value == "count"
+        else "weight",
+        units=json.loads(h["units"].value) if h["units"] is not None else {},
     )
     inputs = str(h["inputs"].value)  # type: ignore[union-attr]
     found = select(store, PERIOD_QUERY, {"inputs": ox.NamedNode(inputs)})
@@ -158,22 +195,33 @@ def run_id(plan: Plan, inputs: pd.DataFrame) -> str:
 
 
 def place_attributes(store: ox.Store) -> pd.DataFrame:
+    """Cities' province and region (the groupings every city has), indexed by place IRI;
+    an empty table when the store holds no city."""
     rows = select(store, PLACES_QUERY)
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         [{"place": r["place"].value, "province": r["province"].value,  # type: ignore[union-attr]
-          "region": r["region"].value if r["region"] is not None else None} for r in rows]
-    ).set_index("place")
+          "region": r["region"].value if r["region"] is not None else None} for r in rows],
+        columns=["place", "province", "region"])
+    return frame.set_index("place")
+
+
+def _attributes_needed(config: Config, store: ox.Store) -> pd.DataFrame | None:
+    """The cities' attributes, read only when imputation groups by one of them."""
+    group = config.impute.params.get("group", "region")
+    if config.impute.name.startswith("group-") and group not in config.units:
+        return place_attributes(store)
+    return None
 
 
 def score(store: ox.Store, build: BuildDir, framework: str,
-          weight_set: str | None = None) -> RunResult:
+          weight_set: str | None = None, overrides: Overrides | None = None) -> RunResult:
     """Compute a framework's scores with its declared methods and write them back as a run.
 
     A rerun on the same inputs has the same id: its scores are recomputed and compared with
     the stored run, which is rewritten only if they differ (they never should).
     """
     started = dt.datetime.now(dt.UTC)
-    plan = load_plan(store, framework, weight_set)
+    plan = load_plan(store, framework, weight_set, overrides)
     return execute(store, build, plan, started)
 
 
@@ -184,12 +232,13 @@ def compute(store: ox.Store, plan: Plan, raw: pd.DataFrame, out: QuadFile | Quad
     started = started or dt.datetime.now(dt.UTC)
     if raw.empty:
         raise KbError("KB026", f"framework {plan.config.framework} has no input values")
-    places = place_attributes(store) if plan.config.impute.name != "none" else None
-    result = engine.run(plan.config, raw, places)
+    result = engine.run(plan.config, raw, _attributes_needed(plan.config, store))
     rid = run_id(plan, raw)
     obs = _observations(plan, rid, raw, result)
     graph = ns.graph_run(rid)
-    _run_nquads(plan, rid, graph, obs, started, dt.datetime.now(dt.UTC), out)
+    dropped = ([] if result.screened is None else
+               sorted(result.screened.loc[~result.screened["included"], "place"].astype(str)))
+    _run_nquads(plan, rid, graph, obs, started, dt.datetime.now(dt.UTC), out, dropped)
     return RunResult(ns.run(rid), graph, obs.dataset, obs.frame.assign(graph=graph))
 
 
@@ -292,7 +341,8 @@ def _same(stored: pd.DataFrame, new: pd.DataFrame) -> bool:
 
 
 def _run_nquads(plan: Plan, rid: str, graph: str, out: _Out, started: dt.datetime,
-                ended: dt.datetime, bulk: QuadFile | QuadSink) -> None:
+                ended: dt.datetime, bulk: QuadFile | QuadSink,
+                dropped: list[str] | None = None) -> None:
     cfg = plan.config
     g = iri(graph)
     run = iri(ns.run(rid))
@@ -308,6 +358,8 @@ def _run_nquads(plan: Plan, rid: str, graph: str, out: _Out, started: dt.datetim
     sink.add(run, P(ns.KB, "parameters"), lit(json.dumps(params, sort_keys=True)), g)
     sink.add(run, P(ns.KB, "softwareVersion"), lit(f"citykb {__version__}"), g)
     sink.add(run, P(ns.PROV, "used"), iri(plan.inputs), g)
+    for place in dropped or []:
+        sink.add(run, P(ns.KB, "screenedOut"), iri(place), g)
     if plan.weight_set is not None:
         ws = ns.node(ns.local_name(cfg.framework), f"weight-set/{plan.weight_set}")
         sink.add(run, P(ns.KB, "weightSet"), iri(ws), g)
@@ -379,7 +431,7 @@ def regen(store: ox.Store, build: BuildDir, name: str) -> Regeneration:
     plan = Plan(Config.from_json(params["config"]), params["inputs"], params["period"],
                 params.get("weight_set"))
     raw = read_observations(build, dataset=plan.inputs)
-    places = place_attributes(store) if plan.config.impute.name != "none" else None
+    places = _attributes_needed(plan.config, store)
     rid = ns.local_name(run_iri)
     fresh = _observations(plan, rid, raw, engine.run(plan.config, raw, places)).frame
     stored = read_observations(build, graph=ns.graph_run(rid))

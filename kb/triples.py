@@ -244,6 +244,7 @@ def _framework(out: _Out, pkg: SourcePackage, fw: Framework) -> list[pd.DataFram
     _method(sink, f, "imputation", "imputationParameters", m.method.impute, g)
     if m.method.threshold is not None:
         sink.add(f, P(ns.KB, "coverageThreshold"), decimal(m.method.threshold), g)
+    _pipeline(sink, f, fw, g)
     sink.add(f, P(ns.KB, "rankMethod"), iri(ns.method(m.method.rank + "-rank")), g)
     if m.method.name_zh or m.method.name_en:
         sink.add(f, P(ns.KB, "methodName"), lit(m.method.name_zh, lang="zh"), g)
@@ -278,6 +279,27 @@ def _method(sink: QuadSink, s: str, prop: str, params_prop: str, call: CallSpec 
     sink.add(s, P(ns.KB, prop), iri(ns.method(call.name)), g)
     if call.params:
         sink.add(s, P(ns.KB, params_prop), lit(json.dumps(call.params, sort_keys=True)), g)
+
+
+def _pipeline(sink: QuadSink, f: str, fw: Framework, g: str) -> None:
+    """The steps COINr's pipeline adds (written only when declared): screening, treatment,
+    the threshold's basis, and the unit attributes as one JSON object (attribute → place IRI
+    → value)."""
+    m = fw.meta.method
+    if m.screen.name != "none":
+        _method(sink, f, "screening", "screeningParameters", m.screen, g)
+    if m.treat.name != "none":
+        _method(sink, f, "treatment", "treatmentParameters", m.treat, g)
+    if m.threshold_basis != "weight":
+        sink.add(f, P(ns.KB, "thresholdBasis"), lit(m.threshold_basis), g)
+    if fw.units:
+        table: dict[str, dict[str, str]] = {}
+        for u in fw.units:
+            for k, v in u.items():
+                if k not in ("place", "row"):
+                    table.setdefault(k, {})[ns.place_ref(u["place"])] = v
+        sink.add(f, P(ns.KB, "unitAttributes"),
+                 lit(json.dumps(table, ensure_ascii=False, sort_keys=True)), g)
 
 
 def _weight_sets(sink: QuadSink, fw: Framework, g: str) -> None:
@@ -319,6 +341,11 @@ def _node(sink: QuadSink, fw: Framework, n: Node, report: str, g: str) -> None:
     sink.add(s, P(ns.KB, "weight"), decimal(weight), g)
     _method(sink, s, "normalisation", "normalisationParameters", n.normalise, g)
     _method(sink, s, "aggregation", "aggregationParameters", n.aggregate, g)
+    _method(sink, s, "treatment", "treatmentParameters", n.treat, g)
+    if n.denominator is not None:
+        sink.add(s, P(ns.KB, "denominator"), lit(n.denominator), g)
+        if n.scale != 1:
+            sink.add(s, P(ns.KB, "denominatorScale"), decimal(n.scale), g)
     if n.line is not None or n.line_en is not None:
         sink.add(s, P(ns.PROV, "hadPrimarySource"), report, g)
         _lines(sink, s, n.line, n.line_en, g)

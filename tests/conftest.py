@@ -9,11 +9,17 @@ from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
+from hypothesis import settings
 from tests_support import FIXTURES
 
 from kb import paths
 from kb.build import build
 from kb.store import BuildDir, current_build, open_store
+
+# No test is timed (performance is measured in bench/): hypothesis' per-example deadline would
+# fail a correct example on a busy machine.
+settings.register_profile("citykb", deadline=None)
+settings.load_profile("citykb")
 
 
 @pytest.fixture(scope="session")

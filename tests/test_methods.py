@@ -114,7 +114,7 @@ def test_every_registered_method_is_in_the_ontology() -> None:
     onto = load_turtle(ontology_path())
     kb_method = rdflib.URIRef(ns.KB + "Method")
     declared = {str(s) for s in onto.subjects(rdflib.RDF.type, kb_method)}
-    for kind in ("normalise", "aggregate", "impute", "classify"):
+    for kind in ("normalise", "aggregate", "impute", "classify", "treat", "screen"):
         for name in methods.names(kind):
             m = methods.get(kind, name)
             assert m.iri in declared, m.iri
@@ -129,3 +129,69 @@ def test_unknown_method_is_reported() -> None:
     with pytest.raises(KbError) as e:
         methods.get("aggregate", "median-of-medians")
     assert e.value.code == "KB051" and "amean" in e.value.message
+
+
+def test_coinr_normalisers_by_hand() -> None:
+    assert norm("rank", [10, 30, 30, 5]) == [2, 3, 3, 1]
+    assert norm("rank", [10, 30, 30, 5], ties="average") == [2, 3.5, 3.5, 1]
+    assert norm("rank", [10, 30, 30, 5], ties="dense") == [2, 3, 3, 1]
+    assert norm("rank", [10, 30, 30, 5], ties="first") == [2, 3, 4, 1]
+    assert norm("rank-points", [10, 30, 30, 5], ties="min") == [2, 3, 3, 1]
+    assert norm("borda", [10, 30, None, 5]) == [1, 2, None, 0]
+    assert norm("percentile", [10, 30, 20]) == [0, 1, 0.5]
+    assert norm("dist2max", [0, 5, 10]) == [0, 0.5, 1]
+    assert norm("dist2targ", [0, 5, 20], target=10) == [0, 0.5, 2]
+    assert norm("dist2targ", [0, 5, 20], target=10, cap=True) == [0, 0.5, 1]
+    assert norm("dist2ref", [0, 5, 20], ref="p1") == [0, 1, 4]
+    assert norm("fracmax", [1, 2, 4]) == [0.25, 0.5, 1]
+    assert norm("scaled", [0, 5, 20], low=0, high=10, scale=10) == [0, 5, 20]
+    assert norm("power", [0, 5, 10], exponent=2, scale=1) == [0, 0.25, 1]
+    assert norm("goalposts", [-5, 5, 20], lower=0, upper=10, scale=100) == [0, 50, 100]
+
+
+def test_coinr_aggregators_by_hand() -> None:
+    raw = _raw([("a", "x", 2.0), ("a", "y", 4.0), ("b", "x", 8.0), ("b", "y", 1.0)])
+
+    def at(name: str, **params: object) -> dict[str, float]:
+        cfg = _tree(name)
+        cfg = Config("fw", cfg.nodes, aggregate=Call(name, dict(params)))
+        res = engine.run(cfg, raw).aggregated
+        return {str(k): float(v) for k, v in
+                res[res["concept"] == "d"].set_index("place")["value"].items()}
+
+    assert at("hmean") == pytest.approx({"a": 4 / (1 / 2 + 3 / 4), "b": 4 / (1 / 8 + 3)})
+    assert at("genmean", p=2) == pytest.approx({"a": math.sqrt((4 + 48) / 4),
+                                                "b": math.sqrt((64 + 3) / 4)})
+    assert at("median") == {"a": 3.0, "b": 4.5}
+    assert at("owa", order_weights=[1, 0]) == {"a": 4.0, "b": 8.0}  # the maximum
+    assert at("owa", order_weights=[0, 1]) == {"a": 2.0, "b": 1.0}  # the minimum
+    # x: b beats a; y (weight 3 of 4): a beats b → a wins the pair
+    assert at("copeland") == {"a": 1.0, "b": -1.0}
+    assert at("amean") == {"a": 2 * 0.25 + 4 * 0.75, "b": 8 * 0.25 + 1 * 0.75}
+
+
+def test_amean_rescales_weights_first_as_coinr_does() -> None:
+    """w/Σw then Σ(w·x), in that order: with weights 1, 1, 1 the three values below give
+    COINr's double, which Σwx/Σw misses by an ulp."""
+    vals = [13.4, 84.7, 76.4]
+    raw = _raw([("a", c, v) for c, v in zip("xyz", vals, strict=True)])
+    nodes = [NodeConfig("d", "fw"), *(NodeConfig(c, "d") for c in "xyz")]
+    res = engine.run(Config("fw", nodes, aggregate=Call("amean")), raw).aggregated
+    got = float(res[res["concept"] == "d"]["value"].iloc[0])
+    w = 1 / 3
+    coinr = float(np.sum(np.array([w * v for v in vals], dtype=np.longdouble)))
+    assert got == coinr == 58.16666666666667
+    assert float(np.sum(np.array(vals, dtype=np.longdouble))) / 3 != coinr
+
+
+def test_method_reference_is_fresh() -> None:
+    from pathlib import Path
+
+    from kb.methods.reference import markdown
+
+    page = Path(__file__).parent.parent / "docs" / "methods.md"
+    assert page.read_text(encoding="utf-8") == markdown(), (
+        "docs/methods.md is out of date: kb methods --markdown > docs/methods.md")
+    for kind in ("normalise", "aggregate", "impute", "screen", "treat"):
+        for name in methods.names(kind):
+            assert f"### `{name}`" in page.read_text(encoding="utf-8")

@@ -3,8 +3,9 @@
 Each function takes the frame of present children — ``place, parent, value, weight`` — and
 returns a Series indexed by ``(place, parent)``. Weights are rescaled over the children
 present (a weighted mean divides by the sum of the present children's weights). Sums are
-accumulated in extended precision and rounded once, so results do not depend on the order of
-the children and ties are not broken by rounding noise.
+accumulated in extended precision and rounded once, as R's ``sum()`` does, and each mean
+follows COINr's order of operations, so that a COINr pipeline is reproduced bit for bit (and
+its exact ties are kept).
 """
 
 from __future__ import annotations
@@ -14,49 +15,161 @@ import pandas as pd
 
 from kb.errors import KbError
 from kb.methods import register
-from kb.methods.normalise import rerank
+from kb.methods.normalise import Ties, rerank
 
 KEYS = ["place", "parent"]
 
 
-def xsum(frame: pd.DataFrame, column: str) -> pd.Series:
-    """Sum of ``column`` per (place, parent), accumulated in long double, then rounded."""
+def _groups(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """``frame`` sorted by (place, parent), stable (children keep their order); the start
+    of each group and its size."""
     f = frame.sort_values(KEYS, kind="stable")
     if f.empty:
-        return pd.Series(dtype="float64", index=pd.MultiIndex.from_arrays([[], []], names=KEYS))
+        return f, np.array([], dtype=np.intp), np.array([], dtype=np.intp)
     codes = f.groupby(KEYS, sort=False).ngroup().to_numpy()
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-    sums = np.add.reduceat(f[column].to_numpy(dtype=np.longdouble), starts).astype(np.float64)
-    index = pd.MultiIndex.from_frame(f.iloc[starts][KEYS])
-    return pd.Series(sums, index=index)
+    return f, starts, np.diff(np.r_[starts, len(f)])
 
 
-@register("aggregate", "sum")
+def _index(f: pd.DataFrame, starts: np.ndarray) -> pd.MultiIndex:
+    if len(starts) == 0:
+        return pd.MultiIndex.from_arrays([[], []], names=KEYS)
+    return pd.MultiIndex.from_frame(f.iloc[starts][KEYS])
+
+
+def _ldsum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Sums from each start to the next, accumulated in long double in order (R's sum())."""
+    if len(starts) == 0:
+        return np.array([], dtype=np.float64)
+    out: np.ndarray = np.add.reduceat(values.astype(np.longdouble), starts).astype(np.float64)
+    return out
+
+
+def xsum(frame: pd.DataFrame, column: str) -> pd.Series:
+    """Sum of ``column`` per (place, parent), accumulated in long double, then rounded."""
+    f, starts, _ = _groups(frame)
+    return pd.Series(_ldsum(f[column].to_numpy(dtype="float64"), starts),
+                     index=_index(f, starts))
+
+
+@register("aggregate", "sum", formula="Σ xᵢ")
 def total(children: pd.DataFrame) -> pd.Series:
     """Sum of the children's values (weights ignored)."""
     return xsum(children, "value")
 
 
-@register("aggregate", "amean")
+@register("aggregate", "amean", coinr="a_amean", formula="Σ (wᵢ / Σ wⱼ) · xᵢ")
 def amean(children: pd.DataFrame) -> pd.Series:
-    """Weighted arithmetic mean: ``Σ wᵢxᵢ / Σ wᵢ`` over the children present."""
-    f = children.assign(wx=children["weight"] * children["value"])
-    return xsum(f, "wx") / xsum(f, "weight")
+    """Weighted arithmetic mean over the children present, in COINr's order of operations:
+    the weights are first rescaled to sum to 1 (``w / sum(w)``), then ``Σ wᵢxᵢ`` is summed.
+    (``Σ wᵢxᵢ / Σ wᵢ`` is the same number in exact arithmetic but can differ by an ulp, which
+    creates or breaks ties in the ranks.)"""
+    f, starts, sizes = _groups(children)
+    w = f["weight"].to_numpy(dtype="float64")
+    with np.errstate(invalid="ignore", divide="ignore"):  # all weights 0: missing
+        w = w / np.repeat(_ldsum(w, starts), sizes)
+    return pd.Series(_ldsum(w * f["value"].to_numpy(dtype="float64"), starts),
+                     index=_index(f, starts))
 
 
-@register("aggregate", "gmean")
+@register("aggregate", "gmean", coinr="a_gmean", formula="exp(Σ wᵢ ln xᵢ / Σ wᵢ)")
 def gmean(children: pd.DataFrame) -> pd.Series:
     """Weighted geometric mean: ``exp(Σ wᵢ ln xᵢ / Σ wᵢ)``; every value must be positive."""
     if (children["value"] <= 0).any():
         raise KbError("KB051", "the geometric mean needs positive values; normalise onto a "
                       "positive range (e.g. minmax with low=1)")
-    f = children.assign(wlx=children["weight"] * np.log(children["value"]))
-    ratio = xsum(f, "wlx") / xsum(f, "weight")
-    return pd.Series(np.exp(ratio.to_numpy()), index=ratio.index)
+    f, starts, _ = _groups(children)
+    w = f["weight"].to_numpy(dtype="float64")
+    ratio = _ldsum(w * np.log(f["value"].to_numpy(dtype="float64")), starts) / _ldsum(w, starts)
+    return pd.Series(np.exp(ratio), index=_index(f, starts))
 
 
-@register("aggregate", "sum-rerank")
-def sum_rerank(children: pd.DataFrame, ties: str = "high") -> pd.Series:
+@register("aggregate", "hmean", coinr="a_hmean", formula="Σ wᵢ / Σ (wᵢ / xᵢ)")
+def hmean(children: pd.DataFrame) -> pd.Series:
+    """Weighted harmonic mean: ``Σ wᵢ / Σ (wᵢ/xᵢ)``; no value may be zero."""
+    if (children["value"] == 0).any():
+        raise KbError("KB051", "the harmonic mean needs non-zero values; normalise onto a "
+                      "range without 0 (e.g. minmax with low=1)")
+    f, starts, _ = _groups(children)
+    w = f["weight"].to_numpy(dtype="float64")
+    x = f["value"].to_numpy(dtype="float64")
+    return pd.Series(_ldsum(w, starts) / _ldsum(w / x, starts), index=_index(f, starts))
+
+
+@register("aggregate", "genmean", coinr="a_genmean", aliases=("power-mean",),
+          formula="(Σ wᵢ xᵢᵖ / Σ wᵢ)^(1/p)")
+def genmean(children: pd.DataFrame, p: float) -> pd.Series:
+    """Weighted generalised (power) mean ``(Σ wᵢxᵢᵖ / Σ wᵢ)^(1/p)``; ``p = 1`` is the
+    arithmetic mean, ``p = −1`` the harmonic; ``p = 0`` is the geometric mean (use gmean)."""
+    if p == 0:
+        raise KbError("KB121", "genmean: p = 0 is the geometric mean; use gmean")
+    if p < 0 and (children["value"] <= 0).any():
+        raise KbError("KB051", "genmean with a negative p needs positive values")
+    f, starts, _ = _groups(children)
+    x = f["value"].to_numpy(dtype="float64")
+    w = f["weight"].to_numpy(dtype="float64")
+    xp = x * x if p == 2 else np.power(x, p)
+    ratio = _ldsum(w * xp, starts) / _ldsum(w, starts)
+    return pd.Series(np.power(ratio, 1 / p), index=_index(f, starts))
+
+
+@register("aggregate", "median", formula="median of the xᵢ (weights ignored)")
+def median(children: pd.DataFrame) -> pd.Series:
+    """Median of the children present (weights play no part; with an even number the mean
+    of the middle two)."""
+    out: pd.Series = children.groupby(KEYS, sort=True)["value"].median()
+    return out
+
+
+@register("aggregate", "owa", formula="Σ vₖ · x₍ₖ₎, x sorted from the highest")
+def owa(children: pd.DataFrame, order_weights: list[float]) -> pd.Series:
+    """Ordered weighted average: the children's values sorted from the highest, the k-th
+    highest times ``order_weights[k]`` (rescaled to sum to 1 over the children present);
+    ``[1, 0, …]`` is the maximum, ``[…, 0, 1]`` the minimum, equal weights the mean."""
+    v = np.asarray(order_weights, dtype="float64")
+    if len(v) == 0 or (v < 0).any() or v.sum() == 0:
+        raise KbError("KB121", "owa: order_weights must be non-negative and not all zero")
+    f = children.sort_values([*KEYS, "value"], ascending=[True, True, False], kind="stable")
+    k = f.groupby(KEYS, sort=False).cumcount().to_numpy()
+    if k.max(initial=0) >= len(v):
+        raise KbError("KB121", f"owa: {len(v)} order weights for up to {k.max() + 1} children")
+    f = f.assign(weight=v[k])
+    out: pd.Series = amean(f)
+    return out
+
+
+@register("aggregate", "copeland", coinr="a_copeland",
+          formula="Σⱼ sign(Σᵢ wᵢ [xᵢ > yᵢ] + ½ Σᵢ wᵢ [xᵢ = yᵢ] − ½)")
+def copeland(children: pd.DataFrame) -> pd.Series:
+    """Copeland scores: for each pair of places, the (rescaled) weight of the children where
+    one beats the other, ties counting half; a pair won (> ½) scores +1, lost −1, drawn 0;
+    a place's score is the sum over all others. Children missing for either place of a pair
+    count for neither, as in COINr (whose outranking matrix fills the lower triangle as 1 −
+    the upper)."""
+    parts = []
+    for parent, group in children.groupby("parent", sort=True):
+        wide = group.pivot(index="place", columns="concept", values="value")
+        ws = group.drop_duplicates("concept").set_index("concept")["weight"]
+        w = ws.reindex(wide.columns).to_numpy(dtype="float64")
+        w = w / float(np.sum(w.astype(np.longdouble)))
+        x = wide.to_numpy(dtype="float64")
+        gt = (x[:, None, :] > x[None, :, :]).astype(np.longdouble)
+        eq = (x[:, None, :] == x[None, :, :]).astype(np.longdouble)
+        orm = ((gt * w).sum(axis=2).astype(np.float64)
+               + ((eq * w).sum(axis=2).astype(np.float64) / 2))
+        upper = np.triu(orm, 1)
+        orm = upper + np.tril(1 - orm.T, -1)
+        score = np.where(orm > 0.5, 1.0, np.where(orm < 0.5, -1.0, 0.0))
+        np.fill_diagonal(score, 0.0)
+        parts.append(pd.Series(score.sum(axis=1), index=pd.MultiIndex.from_arrays(
+            [wide.index, np.full(len(wide), parent)], names=KEYS)))
+    if not parts:
+        return pd.Series(dtype="float64", index=pd.MultiIndex.from_arrays([[], []], names=KEYS))
+    return pd.concat(parts).sort_index()
+
+
+@register("aggregate", "sum-rerank", formula="rank points of Σ xᵢ")
+def sum_rerank(children: pd.DataFrame, ties: Ties = "high") -> pd.Series:
     """Sum of the children, then rank points among the places (a Cities of Opportunity
     variable made of two indicators: indicator points summed, the sum re-ranked)."""
     s = xsum(children, "value")

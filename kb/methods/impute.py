@@ -1,33 +1,91 @@
 """Imputation of missing indicator values; imputed observations are flagged.
 
 Each function takes the frame ``place, concept, value`` of all places × the indicators it
-applies to (missing values as NaN) and the places' attributes, and returns the filled values.
+applies to (missing values as NaN) and the units' attributes (a table indexed by place whose
+columns are the declared groupings: province and region for cities, anything declared in a
+framework's units file), and returns the filled values. Means are R's (extended-precision
+sum, corrected), so COINr's imputations are reproduced exactly.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 import pandas as pd
 
+from kb.errors import KbError
 from kb.methods import register
+from kb.methods.rmath import codes_of, group_mean, per_row
 
 
 @register("impute", "none")
-def keep(df: pd.DataFrame, places: pd.DataFrame) -> pd.Series:
+def keep(df: pd.DataFrame, attributes: pd.DataFrame) -> pd.Series:
     """Missing values stay missing (aggregation then skips them)."""
     return df["value"]
 
 
-@register("impute", "mean")
-def mean(df: pd.DataFrame, places: pd.DataFrame) -> pd.Series:
+@register("impute", "mean", coinr="i_mean", formula="mean of the indicator's values")
+def mean(df: pd.DataFrame, attributes: pd.DataFrame) -> pd.Series:
     """The indicator's mean over the places that have a value."""
-    return df["value"].fillna(df.groupby("concept")["value"].transform("mean"))
+    codes = codes_of(df["concept"])
+    return df["value"].fillna(pd.Series(per_row(group_mean(df["value"], codes), codes),
+                                        index=df.index))
 
 
-@register("impute", "group-mean")
-def group_mean(df: pd.DataFrame, places: pd.DataFrame, group: str = "region") -> pd.Series:
-    """The indicator's mean over the places of the same group (a place attribute such as
-    ``province`` or ``region``); the overall mean where the group has no value."""
-    g = df["place"].map(places[group])
-    by_group = df.groupby([df["concept"], g])["value"].transform("mean")
-    overall = df.groupby("concept")["value"].transform("mean")
-    return df["value"].fillna(by_group).fillna(overall)
+@register("impute", "indicator-median", coinr="i_median",
+          formula="median of the indicator's values")
+def median(df: pd.DataFrame, attributes: pd.DataFrame) -> pd.Series:
+    """The indicator's median over the places that have a value."""
+    return df["value"].fillna(df.groupby("concept")["value"].transform("median"))
+
+
+def unit_groups(df: pd.DataFrame, attributes: pd.DataFrame, group: str) -> pd.Series:
+    """Each row's group: the ``group`` attribute of its place. KB122 when no unit attribute
+    of that name is declared, or a place with a missing value has none."""
+    if group not in attributes.columns:
+        known = ", ".join(map(str, attributes.columns)) or "none"
+        raise KbError("KB122", f"imputation by group: no unit attribute {group!r} is declared "
+                      f"for these places (declared: {known})")
+    g = df["place"].map(attributes[group])
+    lacking = df["value"].isna() & g.isna()
+    if lacking.any():
+        bad = sorted(set(df.loc[lacking, "place"].astype(str)))[:5]
+        raise KbError("KB122", f"imputation by group {group!r}: places {bad} have missing "
+                      f"values but no {group!r}")
+    return g
+
+
+def _by_group(df: pd.DataFrame, attributes: pd.DataFrame, group: str, fallback: str,
+              stat: str) -> pd.Series:
+    g = unit_groups(df, attributes, group)
+    key = pd.DataFrame({"c": df["concept"].to_numpy(), "g": pd.factorize(g)[0]}).groupby(
+        ["c", "g"], sort=False).ngroup().to_numpy()
+    if stat == "mean":
+        by_group = pd.Series(per_row(group_mean(df["value"], key), key), index=df.index)
+    else:
+        by_group = df["value"].groupby(key).transform("median")
+        by_group.index = df.index
+    out = df["value"].fillna(by_group)
+    if fallback == "overall":
+        overall = mean(df, attributes) if stat == "mean" else median(df, attributes)
+        out = out.fillna(overall)
+    return out
+
+
+@register("impute", "group-mean", coinr="i_mean_grp",
+          formula="mean of the indicator's values in the unit's group")
+def group_mean_(df: pd.DataFrame, attributes: pd.DataFrame, group: str = "region",
+                fallback: Literal["overall", "none"] = "overall") -> pd.Series:
+    """The indicator's mean over the places of the same group — any unit attribute: a city's
+    ``province`` or ``region``, or a grouping declared in the framework's units file (income
+    group, macro-region, size class). Where the group has no value at all: the overall mean
+    (``fallback: overall``) or missing, as COINr leaves it (``fallback: none``)."""
+    return _by_group(df, attributes, group, fallback, "mean")
+
+
+@register("impute", "group-median", coinr="i_median_grp",
+          formula="median of the indicator's values in the unit's group")
+def group_median(df: pd.DataFrame, attributes: pd.DataFrame, group: str = "region",
+                 fallback: Literal["overall", "none"] = "overall") -> pd.Series:
+    """As ``group-mean``, with the median."""
+    return _by_group(df, attributes, group, fallback, "median")

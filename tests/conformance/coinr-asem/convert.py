@@ -83,6 +83,48 @@ def convert(out: Path) -> None:
         "line": long["index"] + 2,
         "line_en": "",
     }).to_csv(asem / "raw.csv", index=False)
+    _example(out, data, nodes, rows)
+
+
+def _example(out: Path, data: pd.DataFrame, nodes: pd.DataFrame, rows: pd.DataFrame) -> None:
+    """``asem-example``: COINr's worked example (``build_example_coin()``) declared as a
+    framework: the same tree and inputs, each indicator's denominator, the units' groups and
+    denominators in a units file, and the pipeline denominate → impute by EurAsia_group →
+    screen (90 % of the data) → treat (winsorise, at most 5 points, then log) → min-max →
+    arithmetic mean."""
+    ex = out / "asem-example"
+    ex.mkdir(parents=True, exist_ok=True)
+    asem = out / "asem"
+    _yaml(ex / "source.yaml", {
+        "id": "asem-example", "title_en": "COINr's worked example on the ASEM data",
+        "issued": "2022", "seeds": {"en": "ASEM_iData.csv"},
+        "publishers": [{"id": "jrc", "name_en": "European Commission Joint Research Centre"}],
+    })
+    _yaml(ex / "framework.yaml", {
+        "id": "asem-example", "name_zh": "",
+        "name_en": "ASEM Sustainable Connectivity Index (COINr's worked example)",
+        "publishers": ["jrc"], "issued": "2022", "version": "COINr 1.1.14", "period": "2018",
+        "places": len(data),
+        "method": {"normalise": {"name": "n_minmax", "params": {"l_u": [0, 100]}},
+                   "aggregate": "a_amean",
+                   "impute": {"name": "i_mean_grp",
+                              "params": {"group": "EurAsia_group", "fallback": "none"}},
+                   "screen": {"name": "availability", "params": {"min_available": 0.9}},
+                   "treat": {"name": "winsorise", "params": {"winmax": 5}},
+                   "rank": "competition"},
+        "inputs": {"file": "raw.csv", "level": "indicator", "concept_column": "indicator",
+                   "value_column": "value", "complete": False},
+        "units": "units.csv",
+    })
+    den = rows.set_index(rows["iCode"].map(slug))["Denominator"]
+    nodes.assign(denominator=nodes["id"].map(den).fillna("")).to_csv(
+        ex / "framework.csv", index=False)
+    (ex / "raw.csv").write_bytes((asem / "raw.csv").read_bytes())
+    cols = ["GDP_group", "GDPpc_group", "Pop_group", "EurAsia_group",
+            "Area", "Energy", "GDP", "Population"]
+    units = data[["uCode", *cols]].copy()
+    units.insert(0, "place", "country:" + units.pop("uCode").str.lower())
+    units.to_csv(ex / "units.csv", index=False)
 
 
 def _yaml(path: Path, data: object) -> None:
