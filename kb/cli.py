@@ -886,6 +886,9 @@ def export_cmd(
         "--format", "-f", help="Format (default: from the file's extension).")] = None,
     graph: Annotated[str | None, typer.Option(
         help="Export one named graph only (its IRI).")] = None,
+    void: Annotated[Path | None, typer.Option(
+        "--void", help="Also write a VoID/DCAT description of the datasets (Turtle): counts "
+                       "per graph, classes and properties, licence, sources.")] = None,
     home: Home = None,
 ) -> None:
     """Export the knowledge base: Turtle, TriG (named graphs kept), N-Triples, N-Quads,
@@ -895,8 +898,35 @@ def export_cmd(
     def body() -> None:
         b = current_build(home)
         chosen = fmt.value if fmt else out.suffix.lstrip(".")
-        path = export(open_store(b), b, chosen, out, graph)
+        store = open_store(b)
+        path = export(store, b, chosen, out, graph)
         console.print(f"wrote {path}")
+        if void is not None:  # the description of the datasets (kb/void.py)
+            from kb.void import describe
+
+            void.parent.mkdir(parents=True, exist_ok=True)
+            void.write_text(describe(store), encoding="utf-8")
+            console.print(f"wrote {void}")
+
+    _guard(body)
+
+
+# --- ontology documentation (kb/docs.py) -----------------------------------------------------
+
+
+@app.command("docs")
+def docs_cmd(
+    out: Annotated[Path, typer.Argument(help="The HTML page to write.")] = Path(
+        "docs/ontology.html"),
+    home: Home = None,
+) -> None:
+    """Write the ontology as a web page: classes, properties, individuals, SHACL shapes and
+    examples from the knowledge base, in Chinese and English."""
+    from kb.docs import write
+
+    def body() -> None:
+        b = current_build(home)
+        console.print(f"wrote {write(out, open_store(b))}")
 
     _guard(body)
 

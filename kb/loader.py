@@ -600,6 +600,11 @@ def _read_observations(
     for cells, label in ((places, "place"), (df[concept], concept)):
         for r in df.loc[cells.eq(""), "row"]:
             problems.add("KB006", f"{label}: the cell is empty", file, int(r))
+    # a period becomes the observation's sdmx-dimension:refPeriod, an xsd:gYear
+    periods = out["period"].astype("str")
+    odd = periods.ne("") & ~periods.str.fullmatch(r"[0-9]{4}")
+    for r, v in zip(out.loc[odd, "row"], periods[odd], strict=True):
+        problems.add("KB004", f"period {v!r} is not a year (YYYY)", file, int(r))
     dup = out.duplicated(["place", "concept", "period"], keep="first")
     for r, p, c in zip(out.loc[dup, "row"], out.loc[dup, "place"], out.loc[dup, "concept"],
                        strict=True):

@@ -427,7 +427,8 @@ class FrameworkMeta(BaseModel):
     publishers: list[Slug] = []
     issued: str
     version: str
-    period: str
+    period: str = Field(pattern=r"^[0-9]{4}$")
+    """The year of every observation (its sdmx-dimension:refPeriod, an xsd:gYear)."""
     places: Whole | None = Field(default=None, ge=1)
     counts: Counts = Counts()
     default_direction: Literal[1, -1] = 1

@@ -12,6 +12,8 @@ KB = "https://w3id.org/citykb/ontology#"
 ID = "https://w3id.org/citykb/id/"
 GRAPH = "https://w3id.org/citykb/graph/"
 SHAPES = "https://w3id.org/citykb/shapes#"
+STRUCTURE = f"{ID}structure/observation"
+"""The data structure definition (qb:DataStructureDefinition) every dataset follows."""
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"

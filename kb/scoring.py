@@ -371,6 +371,7 @@ def _run_nquads(plan: Plan, rid: str, graph: str, out: _Out, started: dt.datetim
             continue
         sink.typed(iri(d), P(ns.KB, "ComputedDataSet"), g)
         sink.typed(iri(d), P(ns.QB, "DataSet"), g)
+        sink.add(iri(d), P(ns.QB, "structure"), iri(ns.STRUCTURE), g)
         sink.add(iri(d), P(ns.KB, "framework"), iri(cfg.framework), g)
         sink.add(iri(d), P(ns.KB, "stage"), lit(stage), g)
         sink.add(iri(d), P(ns.PROV, "wasGeneratedBy"), run, g)

@@ -431,6 +431,7 @@ def _observation_table(
     sink, g = out.sink, out.g
     sink.typed(iri(d), P(ns.KB, cls), g)
     sink.typed(iri(d), P(ns.QB, "DataSet"), g)
+    sink.add(iri(d), P(ns.QB, "structure"), iri(ns.STRUCTURE), g)
     if framework is not None:
         sink.add(iri(d), P(ns.KB, "framework"), iri(framework), g)
     sink.add(iri(d), P(ns.PROV, "hadPrimarySource"), iri(ns.source(pkg.meta.id)), g)

@@ -1,0 +1,2 @@
+# expect: (none)
+# The base world as it is.
