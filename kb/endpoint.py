@@ -384,6 +384,43 @@ def versioned_graph(build_id: str, graph: str) -> str:
     return f"{VERSION_PREFIX}{build_id}:{graph}"
 
 
+_SEPARATOR = re.compile(r'(separator\s*=\s*)"([^"\\]*)"', re.IGNORECASE)
+
+
+def ascii_separators(query: str) -> tuple[str, dict[str, str]]:
+    """The query with each GROUP_CONCAT separator that is not ASCII (``"、"``) replaced by a
+    control character, and what each stands for. Virtuoso returns a separator it cannot
+    write as a narrow string as "?"; :func:`restore_separators` puts them back."""
+    found: dict[str, str] = {}
+
+    def swap(m: re.Match[str]) -> str:
+        sep = m.group(2)
+        if sep.isascii():
+            return m.group(0)
+        code = next((c for c, v in found.items() if v == sep), None)
+        if code is None:
+            code = chr(0x1F - len(found))
+            found[code] = sep
+        return f'{m.group(1)}"\\u{ord(code):04X}"'
+
+    return _SEPARATOR.sub(swap, query), found
+
+
+def restore_separators(row: dict[str, dict[str, str]], separators: Mapping[str, str]
+                       ) -> dict[str, dict[str, str]]:
+    """A result row with the control characters of :func:`ascii_separators` turned back into
+    the separators they stand for."""
+    out = {}
+    for name, cell in row.items():
+        value = cell.get("value", "")
+        if cell.get("type") == "literal" and any(c in value for c in separators):
+            for code, sep in separators.items():
+                value = value.replace(code, sep)
+            cell = {**cell, "value": value}
+        out[name] = cell
+    return out
+
+
 def normalise_binding(cell: Mapping[str, str]) -> dict[str, str]:
     """One SPARQL JSON result term as the embedded store gives it."""
     kind = cell.get("type")
@@ -512,11 +549,12 @@ class RemoteStore:
         a list of triples. Without ``default_graph`` the default graph is the union of the
         version's graphs (the knowledge base has nothing in its own default graph)."""
         bindings = {v.value: t for v, t in (substitutions or {}).items()}
-        text = self.text(portable(query), prefixes, bindings)
+        text, separators = ascii_separators(self.text(portable(query), prefixes, bindings))
         graph = default_graph.value if default_graph is not None else None
         kind = form(text)
         if kind == "SELECT":
             names, rows = self.select_json(text, graph)
+            rows = [restore_separators(r, separators) for r in rows] if separators else rows
             return ox.parse_query_results(json.dumps(
                 {"head": {"vars": names}, "results": {"bindings": rows}}),
                 ox.QueryResultsFormat.JSON)
@@ -748,12 +786,17 @@ def portable(query: str) -> str:
         named = queries.catalog().get(variant.stem)
         if named is None:
             continue
-        if named.text == query:
+        if _body(named.text) == _body(query):
             return variant.read_text(encoding="utf-8")
         edited = _insertion(named.text, query, variant.read_text(encoding="utf-8"))
         if edited is not None:
             return edited
     return query
+
+
+def _body(query: str) -> str:
+    """A query without its comment lines (the header that documents it)."""
+    return "\n".join(line for line in query.splitlines() if not line.lstrip().startswith("#"))
 
 
 def _insertion(original: str, query: str, variant: str) -> str | None:
