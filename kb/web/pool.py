@@ -14,11 +14,12 @@ import contextlib
 import json
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from kb.errors import KbError
 
@@ -28,7 +29,24 @@ WORKER = Path(__file__).with_name("worker.py")
 @dataclass(eq=False)
 class _Worker:
     proc: asyncio.subprocess.Process
+    log: IO[bytes]
+    """The worker's stderr: what a native allocation failure prints before the process ends."""
     served: int = 0
+
+    def out_of_memory(self) -> bool:
+        """Whether the worker, ended without an answer, ran out of its address space: the
+        store's native code aborts ("memory allocation of N bytes failed") rather than raise,
+        and not always with the same status."""
+        code = self.proc.returncode
+        if code in (-6, 3) or code is None:
+            return True
+        with contextlib.suppress(OSError, ValueError):
+            self.log.seek(0, os.SEEK_END)
+            self.log.seek(max(0, self.log.tell() - 4096))
+            tail = self.log.read()
+            return any(m in tail for m in (b"memory allocation", b"MemoryError",
+                                           b"bad_alloc", b"Cannot allocate memory"))
+        return False
 
 
 class WorkerPool:
@@ -57,17 +75,19 @@ class WorkerPool:
 
     async def _spawn(self) -> _Worker:
         env = {**os.environ, "MALLOC_ARENA_MAX": "2"}
+        log = tempfile.TemporaryFile()  # noqa: SIM115 (closed when the worker is retired)
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-I", str(WORKER), str(self.store), str(self.memory_mb),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL, env=env, limit=1 << 20)
+            stderr=log, env=env, limit=1 << 20)
         assert proc.stdout is not None
         line = await proc.stdout.readline()
         if not line.startswith(b'{"ready"'):
             await proc.wait()
+            log.close()
             raise KbError("KB057", f"a query worker could not open {self.store} "
                           f"(status {proc.returncode})")
-        worker = _Worker(proc)
+        worker = _Worker(proc, log)
         self._all.add(worker)
         return worker
 
@@ -77,6 +97,7 @@ class WorkerPool:
             with contextlib.suppress(ProcessLookupError):
                 worker.proc.kill()
         await worker.proc.wait()
+        worker.log.close()
 
     async def _replace(self, worker: _Worker | None) -> None:
         """Retire a worker; the warm spare takes its place at once, and a new spare is
@@ -123,10 +144,13 @@ class WorkerPool:
                           "limit); the server's limit is set by kb serve --timeout") from None
         except (EOFError, asyncio.IncompleteReadError, ConnectionError, ValueError):
             self.killed += 1
-            await self._retire(worker)
+            with contextlib.suppress(TimeoutError):  # let it finish dying, to read its end
+                await asyncio.wait_for(worker.proc.wait(), 5)
             code = worker.proc.returncode
+            memory = worker.out_of_memory()
+            await self._retire(worker)
             self._background(self._replace(None))
-            if code in (-6, 3) or code is None:
+            if memory:
                 raise _memory() from None
             raise KbError("KB057", f"the query process ended with status {code} and no "
                           "answer") from None
