@@ -3,15 +3,15 @@
     load (every problem collected, coded) ─▶ compare with the current build (a build that
     removes a source, framework, dimension or dataset needs ``allow_removal``)
     ─▶ [write lock, staging directory]
-    ─▶ RDF: small statements kept as text, observations streamed to N-Quads files in bounded
-       chunks; the columnar copy written straight from the loaded tables
+    ─▶ RDF: the ontology and the small statements as text, observations streamed to one
+       N-Quads file through Arrow; the columnar copy written straight from the loaded tables
     ─▶ scoring runs computed before anything is loaded (the plan from an in-memory graph of
        the small statements, the numbers from the tables, the results checked set-wise) and
        appended to the same file
     ─▶ SHACL on that in-memory graph: everything but bulk observations, which were checked
        set-wise as tables (``kb check --full`` runs SHACL on the whole graph)
-    ─▶ Oxigraph's bulk load, file by file (its memory is bounded by one file, not by the
-       build) ─▶ manifest ─▶ publish (rename, swap ``current``).
+    ─▶ one Oxigraph bulk load of that file (the loader bounds its own memory; see
+       :func:`bulk_chunk`) ─▶ manifest ─▶ publish (rename, swap ``current``).
 
 Any failure, a kill at any moment, or a second concurrent writer leaves the published build
 as it was (see :mod:`kb.store`).
