@@ -232,7 +232,7 @@ def _provenance(store: ox.Store, city: str, dimension: str) -> list[Row]:
     dataset = memo(("run-dataset", fw), lambda: run_dataset(store, fw))
     obs = ns.observation(ns.local_name(fw), ns.local_name(dataset), ns.local_name(city),
                          ns.local_name(dimension))
-    return (provenance(store, obs, city, dimension, fw)
+    return (provenance(store, obs, city, dimension, fw, dataset)
             or queries.get("score-provenance").records(store, {"city": city,
                                                                 "dimension": dimension}))
 

@@ -1,8 +1,9 @@
 """A computed dimension score's provenance, as the named query ``score-provenance`` gives it,
-in two parts: what belongs to this score (its run, its inputs and their lines), asked each
-time with the score's observation looked up by IRI; and what belongs to the framework and the
-report (labels, indicators, data years and sources; the tables' citations; the errata), asked
-once per opened build (see :func:`kb.resolve.memo`). The rows are the named query's rows: a test
+in two parts: what belongs to this score (its value, its inputs and their lines), asked each
+time with the score's observation looked up by IRI (one query); and what belongs to the run,
+the framework and the report (the run and its method; labels, indicators, data years and
+sources; the tables' citations; the errata), asked once per opened build (see
+:func:`kb.resolve.memo`). The rows are the named query's rows: a test
 compares them on the seed knowledge base.
 """
 
@@ -18,20 +19,16 @@ from kb.sparql import records
 Row = dict[str, Any]
 
 SCORE = """
-SELECT ?obs ?city ?dimension ?score ?rank ?run ?method WHERE {
-  ?obs sdmx-dimension:refArea ?city ; kb:concept ?dimension ; sdmx-measure:obsValue ?score ;
-       kb:rank ?rank ; prov:wasGeneratedBy ?run .
-  ?run kb:method ?method .
-}
-"""
-INPUTS = """
-SELECT ?obs ?input ?variable ?points ?table ?line ?lineEn WHERE {
-  ?obs prov:wasDerivedFrom ?input .
+SELECT ?obs ?score ?rank ?input ?variable ?points ?table ?line ?lineEn WHERE {
+  ?obs sdmx-measure:obsValue ?score ; kb:rank ?rank ; prov:wasDerivedFrom ?input .
   ?input kb:concept ?variable ; sdmx-measure:obsValue ?points .
   LATERAL { OPTIONAL { ?input kb:table ?table } }
   LATERAL { OPTIONAL { ?input kb:sourceLine ?line } }
   LATERAL { OPTIONAL { ?input kb:sourceLineEn ?lineEn } }
 }
+"""
+RUN = """
+SELECT ?dataset ?run ?method WHERE { ?dataset prov:wasGeneratedBy ?run . ?run kb:method ?method }
 """
 ERRATA = """
 SELECT ?input ?erratum ?printed ?printedEn ?used ?reason WHERE {
@@ -104,24 +101,29 @@ def _citation(row: Row, tables: dict[str, Row]) -> str | None:
     return f"{t['tableCitation']}{zh}{en}"
 
 
-def provenance(store: ox.Store, obs: str, city: str, dimension: str,
-               framework: str) -> list[Row]:
-    """The ``score-provenance`` rows of the score ``obs`` (city's ``dimension`` score in a
-    run of ``framework``), in its order (variable, then indicator)."""
-    head = records(store, SCORE, {"obs": ox.NamedNode(obs), "city": ox.NamedNode(city),
-                                  "dimension": ox.NamedNode(dimension)})
-    if not head:
+def _run(store: ox.Store, dataset: str) -> Row:
+    found = records(store, RUN, {"dataset": ox.NamedNode(dataset)})
+    return {"run": found[0]["run"], "method": found[0]["method"]} if found else {}
+
+
+def provenance(store: ox.Store, obs: str, city: str, dimension: str, framework: str,
+               dataset: str) -> list[Row]:
+    """The ``score-provenance`` rows of the score ``obs`` (city's ``dimension`` score in
+    ``dataset``, a run of ``framework``), in its order (variable, then indicator)."""
+    inputs = records(store, SCORE, {"obs": ox.NamedNode(obs)})
+    if not inputs:
         return []
+    run = memo(("provenance-run", dataset), lambda: _run(store, dataset))
     nodes = memo(("provenance-nodes", framework), lambda: _nodes(store, framework))
     tables = memo("provenance-tables", lambda: _tables(store))
     errata = memo("provenance-errata", lambda: _errata(store))
     rows: list[tuple[Any, Any, Row]] = []
-    for s in head:
-        for i in records(store, INPUTS, {"obs": ox.NamedNode(obs)}):
-            citation = _citation(i, tables)
-            for e in errata.get(str(i["input"]), [NO_ERRATUM]):
-                for n in nodes.get(str(i["variable"]), []):
-                    row = {**s, **i, **e, **n, "citation": citation}
-                    rows.append((n["vorder"], n["iorder"], {c: row[c] for c in COLUMNS}))
+    score = {"city": city, "dimension": dimension, **run}
+    for i in inputs:
+        citation = _citation(i, tables)
+        for e in errata.get(str(i["input"]), [NO_ERRATUM]):
+            for n in nodes.get(str(i["variable"]), []):
+                row = {**score, **i, **e, **n, "citation": citation}
+                rows.append((n["vorder"], n["iorder"], {c: row[c] for c in COLUMNS}))
     rows.sort(key=lambda r: (r[0], r[1] is not None, r[1] or 0))
     return [r for _, _, r in rows]

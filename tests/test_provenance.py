@@ -41,7 +41,7 @@ def test_provenance_rows_are_the_named_querys_rows(real_store: ox.Store) -> None
         for city, dim in pairs:
             obs = ns.observation(ns.local_name(fw), ns.local_name(dataset),
                                  ns.local_name(str(city)), ns.local_name(str(dim)))
-            fast = provenance(real_store, obs, str(city), str(dim), fw)
+            fast = provenance(real_store, obs, str(city), str(dim), fw, dataset)
             slow = named.records(real_store, {"city": str(city), "dimension": str(dim)})
             assert fast, (city, dim)
             assert sorted(map(_key, fast)) == sorted(map(_key, slow)), (city, dim)
@@ -51,7 +51,7 @@ def test_provenance_rows_are_the_named_querys_rows(real_store: ox.Store) -> None
 def test_provenance_of_no_score_is_empty(real_store: ox.Store) -> None:
     fw = scored_frameworks(real_store)[0]
     assert provenance(real_store, ns.ID + "obs/none", ns.ID + "city/none",
-                      ns.ID + "none", fw) == []
+                      ns.ID + "none", fw, run_dataset(real_store, fw)) == []
 
 
 def test_an_opened_build_explains_as_a_single_call_does(mini_home: Path,
