@@ -31,10 +31,10 @@ def wall(cmd: list[str], repeat: int) -> list[float]:
     return times
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--repeat", type=int, default=5)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     home = Path(tempfile.mkdtemp(prefix="citykb-cli-"))
     kb = [sys.executable, "-m", "kb.cli"]
     cases: list[tuple[str, list[str]]] = [
