@@ -39,6 +39,7 @@ from kb.nquads import (
 )
 from kb.sparql import python_value, select
 from kb.store import BuildDir, read_observations, remove_columnar, write_columnar
+from kb.triples import CHUNK_ROWS
 
 FRAMEWORK_QUERY = """
 SELECT ?fw ?inputs ?agg ?aggParams ?norm ?normParams ?imp ?impParams ?threshold ?rankMethod
@@ -377,25 +378,32 @@ def _run_nquads(plan: Plan, rid: str, graph: str, out: _Out, started: dt.datetim
         sink.add(iri(d), P(ns.PROV, "wasGeneratedBy"), run, g)
 
     bulk.write_text(sink.text(), len(sink))
-    f = out.frame
-    s = iri_column(f["obs"])
-    bulk.extend_lines(join(s, f" {P(ns.RDF, 'type')} {P(ns.QB, 'Observation')} {g} .\n"))
-    bulk.extend_lines(join(s, f" {P(ns.PROV, 'wasGeneratedBy')} {run} {g} .\n"))
-    if plan.period:
-        period = lit(plan.period, datatype=ns.XSD + "gYear")
-        bulk.extend_lines(join(s, f" {P(ns.SDMX_DIM, 'refPeriod')} {period} {g} .\n"))
-    bulk.extend_lines(column_quads(s, P(ns.QB, "dataSet"), iri_column(f["dataset"]), g))
-    bulk.extend_lines(column_quads(s, P(ns.SDMX_DIM, "refArea"), iri_column(f["place"]), g))
-    bulk.extend_lines(column_quads(s, P(ns.KB, "concept"), iri_column(f["concept"]), g))
-    bulk.extend_lines(column_quads(s, P(ns.SDMX_MEASURE, "obsValue"),
-                                   double_column(f["value"]), g))
-    bulk.extend_lines(column_quads(s, P(ns.KB, "rank"), integer_column(f["rank"]), g))
+    period = lit(plan.period, datatype=ns.XSD + "gYear") if plan.period else None
+    frame = out.frame
+    for start in range(0, len(frame), CHUNK_ROWS):  # bounded temporaries, whatever the size
+        f = frame.iloc[start:start + CHUNK_ROWS]
+        s = iri_column(f["obs"])
+        bulk.extend_lines(join(s, f" {P(ns.RDF, 'type')} {P(ns.QB, 'Observation')} {g} .\n"))
+        bulk.extend_lines(join(s, f" {P(ns.PROV, 'wasGeneratedBy')} {run} {g} .\n"))
+        if period is not None:
+            bulk.extend_lines(join(s, f" {P(ns.SDMX_DIM, 'refPeriod')} {period} {g} .\n"))
+        bulk.extend_lines(column_quads(s, P(ns.QB, "dataSet"), iri_column(f["dataset"]), g))
+        bulk.extend_lines(column_quads(s, P(ns.SDMX_DIM, "refArea"), iri_column(f["place"]),
+                                       g))
+        bulk.extend_lines(column_quads(s, P(ns.KB, "concept"), iri_column(f["concept"]), g))
+        bulk.extend_lines(column_quads(s, P(ns.SDMX_MEASURE, "obsValue"),
+                                       double_column(f["value"]), g))
+        bulk.extend_lines(column_quads(s, P(ns.KB, "rank"), integer_column(f["rank"]), g))
     true = lit("true", datatype=ns.XSD + "boolean")
     imputed = f" {P(ns.KB, 'imputed')} {true} {g} .\n"
-    bulk.extend_lines(join(iri_column(out.imputed["obs"]), imputed))
+    for start in range(0, len(out.imputed), CHUNK_ROWS):
+        bulk.extend_lines(join(iri_column(out.imputed["obs"].iloc[start:start + CHUNK_ROWS]),
+                               imputed))
     links = out.derivations
-    bulk.extend_lines(column_quads(iri_column(links["obs"]), P(ns.PROV, "wasDerivedFrom"),
-                                   iri_column(links["derived_from"]), g))
+    for start in range(0, len(links), CHUNK_ROWS):
+        part = links.iloc[start:start + CHUNK_ROWS]
+        bulk.extend_lines(column_quads(iri_column(part["obs"]), P(ns.PROV, "wasDerivedFrom"),
+                                       iri_column(part["derived_from"]), g))
 
 
 RUN_QUERY = """
