@@ -160,3 +160,24 @@ def test_bad_edition_files(data_copy: Path, file: str, line: str, code: str, row
         load_catalog(data_copy)
     found = [(p.code, p.file, p.row) for p in info.value.problems]
     assert found == [(code, f"data/dei2020/{file}", row)]
+
+
+def test_national_totals_and_group_figures(real_store: ox.Store) -> None:
+    """What national totals do the reports print, and what does the manufacturing report say
+    of its 50 strong cities as a group? 全国 80 个先进制造业集群 (line 282), 178 个国家级高新区
+    (263), 174 个综保区 (247); the group's 47 高新区 at 27.6% comes with its erratum (47/178 is
+    26.4%)."""
+    china = ask(real_store, "place-statistics", place="中国")
+    mfg = china[china["report"].astype(str) == f"{ID}source/mfg2025"].copy()
+    mfg["id"] = mfg["statistic"].astype(str).str.rsplit("/", n=1).str[1]
+    totals = mfg.set_index("id")
+    for stat, value in (("national-advanced-manufacturing-clusters-total", 80),
+                        ("national-hitech-zones", 178), ("comprehensive-bonded-zones", 174)):
+        assert totals.loc[stat, "value"] == value
+        assert f"{value}个" in squeeze(seed_line(str(totals.loc[stat, "citation"])))
+    group = ask(real_store, "place-statistics", place="制造业强市")
+    stat_ids = group["statistic"].astype(str)
+    share = group[stat_ids.str.endswith("/national-hitech-zones-national-share")]
+    assert list(share["value"]) == [27.6] and str(share["erratum"].iloc[0]).endswith("e012")
+    assert "占比27.6%" in squeeze(seed_line(str(share["citation"].iloc[0])))
+    assert len(group) > 40 and set(group["report"].astype(str)) == {f"{ID}source/mfg2025"}
