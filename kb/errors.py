@@ -160,8 +160,13 @@ CATALOGUE: dict[str, ErrorType] = {
                   "kb check --statement names no statement of any report; `kb query "
                   "statements --param report=R` lists a report's statements."),
         ErrorType("KB141", "bad-report-reference",
-                  "tables.csv or list_members.csv names something its folder does not declare: "
-                  "a data source missing from source.yaml, or a list missing from lists.csv."),
+                  "tables.csv, list_members.csv or edition_figures.csv names something its "
+                  "folder does not declare: a data source missing from source.yaml, a list "
+                  "missing from lists.csv, or an edition missing from editions.csv."),
+        ErrorType("KB142", "bad-edition",
+                  "editions.csv marks more than one edition as the report's own (role "
+                  "current), or edition_figures.csv gives one figure of an edition (for one "
+                  "place) twice."),
         # --- a SPARQL server as the store (kb/endpoint.py): KB180–KB199 ---
         ErrorType("KB180", "endpoint-unreachable",
                   "The SPARQL endpoint (--endpoint, $CITYKB_ENDPOINT or the config file) "
@@ -271,6 +276,8 @@ EXAMPLES: dict[str, str] = {
              "report's statements)",
     "KB141": "data/mfg2025/tables.csv:3: table '表3': data source 'mof' is not declared in "
              "source.yaml (data_sources)",
+    "KB142": "data/dei2020/edition_figures.csv:3: figure 'cities-assessed' of edition "
+             "'dei2020-edition-2019' is given twice (rows 2 and 3)",
     "KB180": "http://127.0.0.1:8890/sparql cannot be reached: [Errno 111] Connection refused",
     "KB181": "the server cut the answer at 10,000 rows (its ResultSetMaxRows) and the query has "
              "no ORDER BY to page it by: 12,345 rows expected",

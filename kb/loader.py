@@ -42,6 +42,8 @@ from kb.models import (
     Cluster,
     ClusterMember,
     County,
+    Edition,
+    EditionFigure,
     Erratum,
     Framework,
     FrameworkMeta,
@@ -707,7 +709,8 @@ def _load_framework(
 _KNOWN_FILES = {"source.yaml", "framework.yaml", "framework.csv", "errata.yaml",
                 "statements.yaml", "tiers.yaml", "tier_members.csv", "statistics.csv",
                 "statistics_values.csv", "cluster_members.csv", "tables.csv", "lists.csv",
-                "list_members.csv", *PLACE_TABLES.values()}
+                "list_members.csv", "editions.csv", "edition_figures.csv",
+                *PLACE_TABLES.values()}
 
 
 def _undeclared(folder: Path, meta: FrameworkMeta, problems: Problems, root: Path,
@@ -957,9 +960,8 @@ def _load_tables_and_lists(folder: Path, pkg: SourcePackage, langs: tuple[str, .
         path = folder / "lists.csv"
         df = read_csv(path, problems, root, ["id", "name_zh", "kind", "period"])
         if df is not None:
-            pkg.lists = _records(df, PrintedList, problems, _rel(path, root))
-            _duplicates(pkg.lists, "list", problems, _rel(path, root))
-            _names(pkg.lists, langs, "list", problems, _rel(path, root))
+            pkg.lists = _named_records(df, PrintedList, "list", langs, problems,
+                                       _rel(path, root))
         mpath = folder / "list_members.csv"
         mdf = read_csv(mpath, problems, root, ["list", "place", "position"])
         if mdf is not None:
@@ -969,6 +971,54 @@ def _load_tables_and_lists(folder: Path, pkg: SourcePackage, langs: tuple[str, .
                 if df is not None and m.list not in known:
                     problems.add("KB141", f"list member of unknown list {m.list!r} (declare "
                                  "it in lists.csv)", _rel(mpath, root), m.row)
+    _load_editions(folder, pkg, langs, problems, root)
+
+
+def _named_records(df: pd.DataFrame, model: type[M], kind: str, langs: tuple[str, ...],
+                   problems: Problems, file: str) -> list[M]:
+    """The rows of a file of named things (lists, editions): valid, unique, named in every
+    required language."""
+    items = _records(df, model, problems, file)
+    _duplicates(items, kind, problems, file)
+    _names(items, langs, kind, problems, file)
+    return items
+
+
+def _load_editions(folder: Path, pkg: SourcePackage, langs: tuple[str, ...],
+                   problems: Problems, root: Path) -> None:
+    """``editions.csv`` (the report's edition and the earlier ones it mentions) and
+    ``edition_figures.csv`` (what it states about each)."""
+    if not (_present(folder / "editions.csv") or _present(folder / "edition_figures.csv")):
+        return
+    path = folder / "editions.csv"
+    df = read_csv(path, problems, root, ["id", "name_zh", "year", "role"])
+    if df is not None:
+        pkg.editions = _named_records(df, Edition, "edition", langs, problems, _rel(path, root))
+        current = [e for e in pkg.editions if e.role == "current"]
+        if len(current) > 1:
+            problems.add("KB142", f"{len(current)} editions are marked current "
+                         f"({', '.join(e.id for e in current)}); a report is one edition",
+                         _rel(path, root), current[1].row)
+    if not _present(folder / "edition_figures.csv"):
+        return
+    fpath = folder / "edition_figures.csv"
+    fdf = read_csv(fpath, problems, root, ["edition", "figure", "name_zh", "value"])
+    if fdf is None:
+        return
+    pkg.edition_figures = _records(fdf, EditionFigure, problems, _rel(fpath, root))
+    known = {e.id for e in pkg.editions}
+    seen: dict[tuple[str, str, str], int] = {}
+    for f in pkg.edition_figures:
+        if df is not None and f.edition not in known:
+            problems.add("KB141", f"figure {f.figure!r} of unknown edition {f.edition!r} "
+                         "(declare it in editions.csv)", _rel(fpath, root), f.row)
+        key = (f.edition, f.figure, f.place)
+        if key in seen:
+            problems.add("KB142", f"figure {f.figure!r} of edition {f.edition!r}"
+                         + (f" for {f.place}" if f.place else "")
+                         + f" is given twice (rows {seen[key]} and {f.row})",
+                         _rel(fpath, root), f.row)
+        seen.setdefault(key, f.row)
 
 
 def _present(path: Path) -> bool:
@@ -1098,6 +1148,10 @@ def cross_check(catalog: Catalog, problems: Problems, root: Path) -> None:
             if lm.place not in refs:
                 problems.ref(lm.place, f"list {lm.list!r}: unknown place {lm.place!r}",
                              where(pkg.folder, "list_members.csv"), lm.row)
+        for ef in pkg.edition_figures:
+            if ef.place and ef.place not in refs:
+                problems.ref(ef.place, f"edition figure {ef.figure!r}: unknown place "
+                             f"{ef.place!r}", where(pkg.folder, "edition_figures.csv"), ef.row)
         data_sources = {d.id for d in pkg.meta.data_sources}
         _check_extras(catalog, pkg, refs, problems, where)
         for fw in pkg.frameworks:

@@ -654,6 +654,47 @@ class ListMember(Row):
     _check_place = field_validator("place")(_place_ref)
 
 
+class Edition(IdRow):
+    """An edition of a report's series (``editions.csv``): the report's own (``current``) and
+    the earlier ones it mentions or compares itself with (``earlier``)."""
+
+    name_zh: str = Field(min_length=1)
+    name_en: str = ""
+    year: str = Field(default="", pattern=r"^(\d{4})?$")
+    """The edition year; empty when the report does not say which year (往年)."""
+    role: Literal["current", "earlier"]
+    cities: Whole | None = Field(default=None, ge=1)
+    """The number of places the edition assessed, where the report states (or implies) it."""
+    comparable: bool | None = None
+    """Whether the report says its results compare with this edition's (empty: not stated)."""
+    line: Whole | None = Field(default=None, ge=1)
+    line_en: Whole | None = Field(default=None, ge=1)
+    note: str = ""
+
+
+class EditionFigure(Row):
+    """A figure a report states about one edition (``edition_figures.csv``): the same
+    ``figure`` id in two editions makes a year-on-year pair."""
+
+    edition: Slug
+    figure: Slug
+    name_zh: str = Field(min_length=1)
+    name_en: str = ""
+    value: Number
+    unit: str = ""
+    place: str = ""
+    line: Whole | None = Field(default=None, ge=1)
+    line_en: Whole | None = Field(default=None, ge=1)
+    note: str = ""
+
+    _check_slugs = field_validator("edition", "figure")(_slug)
+
+    @field_validator("place")
+    @classmethod
+    def _check_place(cls, v: str) -> str:
+        return _place_ref(v) if v else v
+
+
 class TierBand(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     id: Slug
@@ -724,6 +765,8 @@ class SourcePackage:
     errata: list[Erratum] = field(default_factory=list)
     tables: list[SourceTableRow] = field(default_factory=list)
     lists: list[PrintedList] = field(default_factory=list)
+    editions: list[Edition] = field(default_factory=list)
+    edition_figures: list[EditionFigure] = field(default_factory=list)
     list_members: list[ListMember] = field(default_factory=list)
 
 

@@ -33,7 +33,7 @@ KINDS: dict[str, list[str]] = {
     "region": ["Region"],
     "county": ["County"],
     "cluster": ["CityCluster"],
-    "place": ["City", "Province", "Region", "County", "CityCluster"],
+    "place": ["City", "Province", "Region", "County", "CityCluster", "Country"],
     "framework": ["Framework"],
     "dimension": ["Dimension"],
     "variable": ["Variable"],
@@ -52,7 +52,7 @@ UNNAMED = {"erratum", "statistic"}
 parameter (KB051), not an unknown name."""
 
 TYPED = {"city": "city", "province": "province", "region": "region", "county": "county",
-         "cluster": "cluster", "framework": "framework", "source": "source",
+         "cluster": "cluster", "country": "country", "framework": "framework", "source": "source",
          "erratum": "erratum", "statistic": "statistic"}
 """Prefixes of typed slugs (``city:shanghai``) → the path segment of the IRI."""
 

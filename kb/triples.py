@@ -95,6 +95,7 @@ def build_rdf(catalog: Catalog, bulk: QuadFile) -> Built:
         _tiers(sink, pkg, iri(g))
         _report_tables(sink, pkg, iri(g))
         _printed_lists(sink, pkg, iri(g))
+        _editions(sink, pkg, iri(g))
         _errata(sink, pkg, iri(g))
         graphs[g] = sink.text()
     obs = pd.concat(frames, ignore_index=True) if frames else empty_observations()
@@ -562,6 +563,56 @@ def _printed_lists(sink: QuadSink, pkg: SourcePackage, g: str) -> None:
         _lines(sink, e, m.line, None, g)
         if m.note:
             sink.add(e, P(ns.RDFS, "comment"), lit(m.note, lang="en"), g)
+
+
+def _editions(sink: QuadSink, pkg: SourcePackage, g: str) -> None:
+    """The report's edition and the earlier editions it mentions, each earlier one linked from
+    the next (kb:previousEdition), with the figures the report states about each."""
+    if not pkg.editions:
+        return
+    report = iri(ns.source(pkg.meta.id))
+
+    def edition_iri(eid: str) -> str:
+        return iri(f"{ns.ID}edition/{pkg.meta.id}/{eid}")
+
+    by_year = sorted(pkg.editions, key=lambda e: (e.year, e.role == "current"))
+    for i, e in enumerate(by_year):
+        s = edition_iri(e.id)
+        earlier = by_year[i - 1] if i > 0 else None
+        sink.typed(s, P(ns.KB, "Edition"), g)
+        _labels(sink, s, e.name_zh, e.name_en, g)
+        if e.year:
+            sink.add(s, P(ns.SDMX_DIM, "refPeriod"), lit(e.year, datatype=XSD + "gYear"), g)
+        sink.add(s, P(ns.KB, "editionRole"), lit(e.role), g)
+        sink.add(s, P(ns.PROV, "hadPrimarySource"), report, g)
+        if e.role == "current":
+            sink.add(s, P(ns.DCTERMS, "isVersionOf"), report, g)
+        if earlier is not None and earlier.year and earlier.year < e.year:
+            sink.add(s, P(ns.KB, "previousEdition"), edition_iri(earlier.id), g)
+        if e.cities is not None:
+            sink.add(s, P(ns.KB, "placesAssessed"), integer(e.cities), g)
+        if e.comparable is not None:
+            sink.add(s, P(ns.KB, "comparable"),
+                     lit("true" if e.comparable else "false", datatype=XSD + "boolean"), g)
+        _lines(sink, s, e.line, e.line_en, g)
+        if e.note:
+            sink.add(s, P(ns.RDFS, "comment"), lit(e.note, lang="en"), g)
+    for f in pkg.edition_figures:
+        slug = _place_slug(pd.Series([f.place])).iloc[0] if f.place else "all"
+        s = iri(f"{ns.ID}edition/{pkg.meta.id}/{f.edition}/{f.figure}/{slug}")
+        sink.typed(s, P(ns.KB, "EditionFigure"), g)
+        sink.add(s, P(ns.KB, "aboutEdition"), edition_iri(f.edition), g)
+        sink.add(s, P(ns.DCTERMS, "identifier"), lit(f.figure), g)
+        _labels(sink, s, f.name_zh, f.name_en, g)
+        sink.add(s, P(ns.RDF, "value"), decimal(f.value), g)
+        if f.unit:
+            sink.add(s, P(ns.SDMX_ATTR, "unitMeasure"), lit(f.unit), g)
+        if f.place:
+            sink.add(s, P(ns.SDMX_DIM, "refArea"), iri(ns.place_ref(f.place)), g)
+        sink.add(s, P(ns.PROV, "hadPrimarySource"), report, g)
+        _lines(sink, s, f.line, f.line_en, g)
+        if f.note:
+            sink.add(s, P(ns.RDFS, "comment"), lit(f.note, lang="en"), g)
 
 
 def _statistics(out: _Out, pkg: SourcePackage) -> list[pd.DataFrame]:
