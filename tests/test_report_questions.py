@@ -300,3 +300,52 @@ def test_every_output_column_is_documented() -> None:
         names = set(re.findall(r"AS \?(\w+)\)", head)) | set(re.findall(r"\?(\w+)", outer))
         missing = names - {c for c, _ in q.columns} - {p.name for p in q.params}
         assert not missing, f"{q.name}: undocumented columns {sorted(missing)}"
+
+
+def _by_statistic(df: pd.DataFrame, report: str) -> pd.DataFrame:
+    df = df[df["report"].astype(str) == f"{ID}source/{report}"].copy()
+    df["key"] = (df["statistic"].astype(str).str.rsplit("/", n=1).str[1] + "@"
+                 + df["period"].astype(str))
+    return df.set_index("key")
+
+
+def test_national_energy_and_rural_figures_of_the_blue_book(real_store: ox.Store) -> None:
+    """How much solar, wind and new-energy capacity had China at the end of 2024, and what did
+    rural residents earn? Blue book 二(一)1 (line 511): 太阳能 约 8.9 亿千瓦, 风电 约 5.2 亿千瓦,
+    新能源 约 14.1 亿千瓦 — the report's own total of the two; 一(四)2 (line 351):
+    农村居民人均可支配收入 23119 元, 实际增长 6.3%; 与共建"一带一路"国家 22.07 万亿元
+    (line 539) is more than half of the 43.85 万亿元 of line 533, as the text says."""
+    china = _by_statistic(ask(real_store, "place-statistics", place="中国"), "bluebook2025")
+    figures = {}
+    for stat, line in (("solar-capacity", 511), ("wind-capacity", 511),
+                       ("new-energy-capacity", 511), ("rural-disposable-income-per-capita", 351),
+                       ("rural-disposable-income-per-capita-growth", 351),
+                       ("trade-with-belt-and-road-countries", 539),
+                       ("foreign-trade-goods-trillion", 533)):
+        value = float(at(china, f"{stat}@2024", "value"))
+        citation = str(at(china, f"{stat}@2024", "citation"))
+        assert citation.endswith(f"line {line}"), stat
+        assert number(value) in seed_line(citation).replace(" ", ""), stat
+        figures[stat] = value
+    assert figures["solar-capacity"] + figures["wind-capacity"] == pytest.approx(
+        figures["new-energy-capacity"])
+    assert "首次超过 50%" in seed_line(f"{BLUE} line 539")
+    assert figures["trade-with-belt-and-road-countries"] / figures[
+        "foreign-trade-goods-trillion"] > 0.5
+    assert figures["rural-disposable-income-per-capita"] == 23119
+
+
+def test_county_and_strategy_area_figures_of_the_blue_book(real_store: ox.Store) -> None:
+    """What does the blue book say of 庆元县 and of the 长江经济带? 甜橘柚 全产业链产值超 30 亿元
+    (line 349, printed as a lower bound); 长江流域水质优良断面比例 81.8% in 2015, 97.8% in 2024
+    (line 156)."""
+    county = _by_statistic(ask(real_store, "place-statistics", place="庆元县"), "bluebook2025")
+    key = "industry-chain-output@2024"
+    assert float(at(county, key, "value")) == 30 and "超" in str(at(county, key, "note"))
+    assert "全产业链产值超 30 亿元" in seed_line(str(at(county, key, "citation")))
+    belt = _by_statistic(ask(real_store, "place-statistics", place="长江经济带"), "bluebook2025")
+    for period, value in (("2015", 81.8), ("2024", 97.8)):
+        key = f"water-quality-good-share@{period}"
+        assert float(at(belt, key, "value")) == value
+        line = seed_line(str(at(belt, key, "citation")))
+        assert f"{period}年" in line and f"{value}%" in line
