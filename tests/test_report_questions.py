@@ -349,3 +349,22 @@ def test_county_and_strategy_area_figures_of_the_blue_book(real_store: ox.Store)
         assert float(at(belt, key, "value")) == value
         line = seed_line(str(at(belt, key, "citation")))
         assert f"{period}年" in line and f"{value}%" in line
+
+
+def test_a_printed_top_five_that_disagrees_with_its_points(real_store: ox.Store) -> None:
+    """安全生产水平: both editions' text names 福州 among the five leaders (zh line 1367, en 1384)
+    and omits 中山, whose 56 points in the 城市韧性 积分表 exceed 福州's 55; each city's cell
+    carries an erratum, and the table's value is the one used."""
+    points = {}
+    for eid, city in (("coo2025-e117", "fuzhou-fujian"), ("coo2025-e118", "zhongshan")):
+        df = ask(real_store, "erratum-impact", erratum=eid)
+        cell = f"{ID}obs/coo-2025/inputs/{city}/production-safety-level"
+        assert set(df["touched"].astype(str)) == {cell}
+        points[city] = float(df["touchedValue"].iloc[0])
+        assert float(df["used"].iloc[0]) == points[city]
+    assert points["zhongshan"] > points["fuzhou-fujian"]
+    zh = seed_line("000_8137679129e8b607.txt line 1367").split("。")[0]
+    en = seed_line("004_1584661281511365.txt line 1384").split(".")[0]
+    assert "福州" in zh and "中山" not in zh and "Fuzhou" in en and "Zhongshan" not in en
+    assert f"\t{points['zhongshan']:g}\t" in seed_line("000_8137679129e8b607.txt line 1421")
+    assert f"\t{points['fuzhou-fujian']:g}\t" in seed_line("000_8137679129e8b607.txt line 1401")
