@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyoxigraph as ox
@@ -40,7 +40,7 @@ from kb.errors import BuildError, KbError, Problem
 from kb.loader import load_catalog
 from kb.models import Catalog
 from kb.nquads import QuadFile
-from kb.scoring import RunResult, compute, load_plan
+from kb.scoring import Plan, RunResult, compute, load_plan
 from kb.store import (
     BuildDir,
     Layout,
@@ -54,6 +54,11 @@ from kb.store import (
 )
 from kb.triples import build_rdf
 from kb.validate import check_shapes, ontology_path
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from kb.models import SensitivitySpec
 
 Progress = Callable[[str], None]
 STAGES = ("load", "compare", "rdf", "score", "validate", "store", "publish")
@@ -150,8 +155,24 @@ def _write(catalog: Catalog, target: BuildDir, small: ox.Store, bulk: QuadFile,
             check_scores(run)
             write_columnar(target, run.graph, run.scores)
             runs.append(run)
+            if fw.meta.sensitivity is not None:
+                _sensitivity(fw.meta.sensitivity, small, plan, raw, run.run, bulk)
         lap("score")
     return len(built.observations), runs
+
+
+def _sensitivity(spec: SensitivitySpec, small: ox.Store, plan: Plan, raw: pd.DataFrame,
+                 scoring_run: str, bulk: QuadFile) -> None:
+    """Run a framework's declared sensitivity analysis and record it (kb:SensitivityRun)."""
+    from kb import sensitivity as sa
+    from kb.scoring import _attributes_needed
+
+    started = dt.datetime.now(dt.UTC)
+    factors = sa.declared_factors(spec, plan.config)
+    result = sa.analyse(plan.config, raw, factors, n=spec.n, seed=spec.seed,
+                        places=_attributes_needed(plan.config, small))
+    sa.record(plan.config, plan.inputs, factors, result, started, dt.datetime.now(dt.UTC),
+              bulk, informed_by=scoring_run)
 
 
 def _ontology_nquads() -> str:

@@ -826,6 +826,35 @@ def _check_unit_methods(fw: Framework, problems: Problems, file: str,
                          f"{', '.join(sorted(declared)) or 'none'})", nodes_file, n.row)
 
 
+def _check_sensitivity(fw: Framework, problems: Problems, file: str) -> None:
+    """A declared sensitivity analysis names nodes of the framework and known methods
+    (KB126); it needs inputs to score."""
+    from kb import methods
+
+    spec = fw.meta.sensitivity
+    if spec is None:
+        return
+    if fw.meta.inputs is None:
+        problems.add("KB126", "sensitivity: the framework has no inputs to score", file)
+    ids = {n.id for n in fw.nodes}
+    for f in spec.factors:
+        wanted = [f.node] if f.kind == "weight" else f.choices if f.kind == "drop" else []
+        for node in wanted:
+            if node is not None and node not in ids:
+                problems.add("KB126", f"sensitivity factor {f.name!r}: no node {node!r} in "
+                             "framework.csv", file)
+        if f.kind in ("aggregate", "normalise", "impute"):
+            for c in f.choices:
+                name = methods.ALIASES.get((f.kind, str(c)), str(c))
+                if name not in methods.names(f.kind):
+                    problems.add("KB126", f"sensitivity factor {f.name!r}: unknown {f.kind} "
+                                 f"method {c!r}; known: {', '.join(methods.names(f.kind))}",
+                                 file)
+    names = [f.name for f in spec.factors]
+    if len(set(names)) < len(names):
+        problems.add("KB126", "sensitivity: two factors have the same name", file)
+
+
 def _unit_attributes(df: pd.DataFrame, problems: Problems, file: str) -> list[dict[str, str]]:
     """Rows of a units file: ``place`` (a ``kind:id`` reference) and its attributes as text
     (numbers are parsed where used, as denominators)."""
@@ -1118,6 +1147,7 @@ def cross_check(catalog: Catalog, problems: Problems, root: Path) -> None:
                                  where(pkg.folder, fw.meta.units or ""), int(u["row"]))
             _check_unit_methods(fw, problems, where(pkg.folder, "framework.yaml"),
                                 where(pkg.folder, "framework.csv"))
+            _check_sensitivity(fw, problems, where(pkg.folder, "framework.yaml"))
         _check_errata(pkg, city_ids, refs, problems, where(pkg.folder, "errata.yaml"))
 
 
