@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 from kb.errors import KbError
@@ -39,15 +40,18 @@ def median(df: pd.DataFrame, attributes: pd.DataFrame) -> pd.Series:
     return df["value"].fillna(df.groupby("concept")["value"].transform("median"))
 
 
-def unit_groups(df: pd.DataFrame, attributes: pd.DataFrame, group: str) -> pd.Series:
-    """Each row's group: the ``group`` attribute of its place. KB122 when no unit attribute
-    of that name is declared, or a place with a missing value has none."""
+def unit_groups(df: pd.DataFrame, attributes: pd.DataFrame, group: str) -> np.ndarray:
+    """Each row's group as an integer code (-1: the place has no value for the attribute),
+    looked up once per distinct place. KB122 when no unit attribute of that name is
+    declared, or a place with a missing value has none."""
     if group not in attributes.columns:
         known = ", ".join(map(str, attributes.columns)) or "none"
         raise KbError("KB122", f"imputation by group: no unit attribute {group!r} is declared "
                       f"for these places (declared: {known})")
-    g = df["place"].map(attributes[group])
-    lacking = df["value"].isna() & g.isna()
+    pc, pu = pd.factorize(df["place"])
+    per_place = pd.factorize(attributes[group].reindex(pu))[0]
+    g: np.ndarray = per_place[pc]
+    lacking = df["value"].isna().to_numpy() & (g < 0)
     if lacking.any():
         bad = sorted(set(df.loc[lacking, "place"].astype(str)))[:5]
         raise KbError("KB122", f"imputation by group {group!r}: places {bad} have missing "
@@ -58,15 +62,17 @@ def unit_groups(df: pd.DataFrame, attributes: pd.DataFrame, group: str) -> pd.Se
 def _by_group(df: pd.DataFrame, attributes: pd.DataFrame, group: str, fallback: str,
               stat: str) -> pd.Series:
     g = unit_groups(df, attributes, group)
-    key = pd.DataFrame({"c": df["concept"].to_numpy(), "g": pd.factorize(g)[0]}).groupby(
-        ["c", "g"], sort=False).ngroup().to_numpy()
+    # one integer key per (concept, group), set-wise (places without the attribute are a
+    # group of their own, as they were when grouped by the factorised attribute)
+    cc = pd.factorize(df["concept"])[0]
+    key = cc.astype(np.int64) * (int(g.max(initial=-1)) + 2) + (g + 1)
     if stat == "mean":
         by_group = pd.Series(per_row(group_mean(df["value"], key), key), index=df.index)
     else:
         by_group = df["value"].groupby(key).transform("median")
         by_group.index = df.index
     out = df["value"].fillna(by_group)
-    if fallback == "overall":
+    if fallback == "overall" and out.isna().any():
         overall = mean(df, attributes) if stat == "mean" else median(df, attributes)
         out = out.fillna(overall)
     return out
