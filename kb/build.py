@@ -40,7 +40,7 @@ from kb.errors import BuildError, KbError, Problem
 from kb.loader import load_catalog
 from kb.models import Catalog
 from kb.nquads import QuadFile
-from kb.scoring import Plan, RunResult, compute, load_plan
+from kb.scoring import Plan, RunResult, compute, is_panel, load_plan
 from kb.store import (
     BuildDir,
     Layout,
@@ -150,7 +150,7 @@ def _write(catalog: Catalog, target: BuildDir, small: ox.Store, bulk: QuadFile,
                 continue
             plan = load_plan(small, ns.framework(fw.meta.id))
             raw = inputs.get_group(plan.inputs).reset_index(drop=True)
-            plan = replace(plan, period=str(raw["period"].iloc[0]))
+            plan = replace(plan, period="" if is_panel(raw) else str(raw["period"].iloc[0]))
             run = compute(small, plan, raw, bulk)
             check_scores(run)
             write_columnar(target, run.graph, run.scores)

@@ -160,6 +160,10 @@ CATALOGUE: dict[str, ErrorType] = {
                   "framework.yaml) has a factor naming no node of the framework or an unknown "
                   "method, a weight factor without a node or with low > high, or a choice "
                   "factor with fewer than two choices."),
+        ErrorType("KB127", "bad-panel",
+                  "A framework declares `panel: true` but its inputs do not give every value "
+                  "a year (a `period` column) or span fewer than two years; or its inputs "
+                  "span several years without `panel: true`."),
         # KB140-KB159: questions of the reports (statements, statistics, ranks)
         ErrorType("KB140", "unknown-statement",
                   "kb check --statement names no statement of any report; `kb query "
@@ -274,6 +278,8 @@ EXAMPLES: dict[str, str] = {
     "KB125": "data/asem/units.csv:7: unknown place 'country:xyz'",
     "KB126": "data/coo2025/framework.yaml: sensitivity factor 'weight:economy': no node "
              "'economy' in framework.csv",
+    "KB127": "data/asem/framework.yaml: the inputs span the years 2018, 2019, 2020, 2021, "
+             "2022: declare panel: true to score them as a panel",
     "KB140": "no statement 'mfg2025-count-al' (kb query statements --param report=R lists a "
              "report's statements)",
     "KB141": "data/mfg2025/tables.csv:3: table '表3': data source 'mof' is not declared in "

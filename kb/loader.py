@@ -826,6 +826,28 @@ def _check_unit_methods(fw: Framework, problems: Problems, file: str,
                          f"{', '.join(sorted(declared)) or 'none'})", nodes_file, n.row)
 
 
+def _check_panel(fw: Framework, problems: Problems, file: str) -> None:
+    """A panel's inputs give every value its year, and span several years; inputs that span
+    several years are a panel (KB127)."""
+    if fw.inputs is None or fw.meta.inputs is None:
+        if fw.meta.panel:
+            problems.add("KB127", "panel: true, but the framework has no inputs", file)
+        return
+    years = fw.inputs["period"].astype(str)
+    distinct = sorted(set(years) - {""})
+    if fw.meta.panel:
+        for r in fw.inputs.loc[years.eq(""), "row"][:5]:
+            problems.add("KB127", "panel: an input value without its year (period column)",
+                         f"{file.rsplit('/', 1)[0]}/{fw.meta.inputs.file}", int(r))
+        if len(distinct) < 2:
+            problems.add("KB127", f"panel: true, but the inputs span "
+                         f"{len(distinct)} year(s) (a period column with several years)", file)
+    elif len(distinct) > 1:
+        problems.add("KB127", f"the inputs span the years {', '.join(distinct)}: declare "
+                     "panel: true to score them as a panel", file)
+
+
+
 def _check_sensitivity(fw: Framework, problems: Problems, file: str) -> None:
     """A declared sensitivity analysis names nodes of the framework and known methods
     (KB126); it needs inputs to score."""
@@ -1148,6 +1170,7 @@ def cross_check(catalog: Catalog, problems: Problems, root: Path) -> None:
             _check_unit_methods(fw, problems, where(pkg.folder, "framework.yaml"),
                                 where(pkg.folder, "framework.csv"))
             _check_sensitivity(fw, problems, where(pkg.folder, "framework.yaml"))
+            _check_panel(fw, problems, where(pkg.folder, "framework.yaml"))
         _check_errata(pkg, city_ids, refs, problems, where(pkg.folder, "errata.yaml"))
 
 

@@ -480,6 +480,9 @@ class FrameworkMeta(BaseModel):
     """A CSV of unit attributes: ``place`` and one column per attribute (a grouping such as
     income group or macro-region, or a denominator such as GDP or population)."""
     unit: str = ""
+    panel: bool = False
+    """The inputs span several years (a ``period`` column): every year is scored in one run,
+    ranks within each year, goalposts fixed across the years (COINr's ``global = TRUE``)."""
     sensitivity: SensitivitySpec | None = None
     """An uncertainty and sensitivity analysis of the index, run and recorded by the build."""
 
