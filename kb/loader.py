@@ -845,7 +845,14 @@ def _check_panel(fw: Framework, problems: Problems, file: str) -> None:
     elif len(distinct) > 1:
         problems.add("KB127", f"the inputs span the years {', '.join(distinct)}: declare "
                      "panel: true to score them as a panel", file)
+    imp = fw.meta.method.impute.name
+    if imp in PANEL_IMPUTATION and not fw.meta.panel:
+        problems.add("KB127", f"imputation {imp!r} works across the years of a panel; "
+                     "declare panel: true (and give the inputs a period column)", file)
 
+
+PANEL_IMPUTATION = ("latest", "linear")
+"""Imputation methods that work across the years of a panel."""
 
 
 def _check_sensitivity(fw: Framework, problems: Problems, file: str) -> None:

@@ -9,6 +9,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyoxigraph as ox
 import pytest
@@ -164,3 +165,117 @@ def test_a_panel_declaration_must_match_its_inputs(tmp_path: Path) -> None:
         load_catalog(data)
     assert [p.code for p in info.value.problems] == ["KB127"]
 
+
+# --- imputation across the years of a panel (COINr's impute_panel) -------------------------
+
+def _worked_example() -> pd.DataFrame:
+    """Two units, two indicators, five years, with gaps at the start, inside and at the end,
+    a series with one value and one with none."""
+    nan = float("nan")
+    values = {("a", "x"): [1.0, nan, nan, 7.0, nan], ("a", "y"): [nan, 2.5, nan, nan, 4.0],
+              ("b", "x"): [nan, nan, 3.0, nan, nan], ("b", "y"): [nan] * 5}
+    rows = [(p, c, 2018 + i, v) for (p, c), vs in values.items() for i, v in enumerate(vs)]
+    return pd.DataFrame(rows, columns=["place", "concept", "year", "value"])
+
+
+def _as_units(df: pd.DataFrame) -> pd.DataFrame:
+    from kb.engine import PERIOD_SEP
+
+    return pd.DataFrame({"place": df["place"] + PERIOD_SEP + df["year"].astype(str),
+                         "concept": df["concept"], "value": df["value"]})
+
+
+@pytest.mark.parametrize("max_time", [None, 1, 2])
+def test_latest_carries_the_last_observation_forward(max_time: int | None) -> None:
+    from kb import methods
+
+    ex = _worked_example()
+    shuffled = ex.sample(frac=1.0, random_state=3)  # the method may not rely on row order
+    ours = methods.get("impute", "latest").fn(_as_units(shuffled), pd.DataFrame(),
+                                              max_time=max_time).reindex(ex.index)
+    # independently: pandas' forward fill per unit and indicator (every year is present, so
+    # a limit of max_time rows is max_time years)
+    theirs = ex.sort_values("year").groupby(["place", "concept"])["value"].ffill(
+        limit=max_time).reindex(ex.index)
+    assert ours.equals(theirs.rename(None)), pd.DataFrame({"ours": ours, "pandas": theirs})
+    assert ours.isna().sum() < ex["value"].isna().sum()
+
+
+def test_linear_interpolates_between_years() -> None:
+    from kb import methods
+
+    ex = _worked_example()
+    shuffled = ex.sample(frac=1.0, random_state=5)
+    ours = methods.get("impute", "linear").fn(_as_units(shuffled), pd.DataFrame()).reindex(
+        ex.index)
+
+    def interp(s: pd.Series) -> pd.Series:
+        return s.interpolate(method="index", limit_direction="both")
+
+    theirs = (ex.set_index("year").groupby(["place", "concept"])["value"]
+              .transform(interp).to_numpy())
+    assert np.allclose(ours.to_numpy(), theirs, rtol=0, atol=1e-12, equal_nan=True)
+    # a: x 1 → 7 over 2018–2021: 3 and 5 between, 7 carried to 2022; b/x has one value: flat;
+    # b/y has none: stays missing
+    a_x = ours[(ex["place"] == "a") & (ex["concept"] == "x")].tolist()
+    assert a_x == [1.0, 3.0, 5.0, 7.0, 7.0]
+    assert ours[(ex["place"] == "b") & (ex["concept"] == "y")].isna().all()
+
+
+def test_panel_imputation_outside_a_panel_is_refused() -> None:
+    from kb import methods
+    from kb.errors import KbError
+
+    ex = _worked_example()
+    with pytest.raises(KbError) as info:
+        methods.get("impute", "latest").fn(ex[["place", "concept", "value"]], pd.DataFrame())
+    assert info.value.code == "KB127"
+
+
+def test_latest_declared_in_data_fills_the_gaps_of_the_asem_panel(tmp_path: Path) -> None:
+    """framework.yaml declares ``impute: latest`` on the panel with gaps made in its inputs:
+    the run flags as imputed exactly the cells a forward fill of the inputs fills."""
+    data = panel_data(tmp_path / "data")
+    raw = pd.read_csv(data / "asem" / "raw.csv", dtype=str, keep_default_na=False)
+    gone = raw.index % 37 == 5
+    raw[~gone].to_csv(data / "asem" / "raw.csv", index=False)
+    fw = data / "asem" / "framework.yaml"
+    doc = yaml.safe_load(fw.read_text(encoding="utf-8"))
+    doc["method"]["impute"] = "latest"
+    fw.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    home = tmp_path / "home"
+    build(data, home)
+    b = current_build(home)
+    store = open_store(b)
+    rows = select(store, """
+        SELECT ?fw ?place ?concept ?year WHERE {
+          ?o kb:imputed true ; sdmx-dimension:refArea ?place ; kb:concept ?concept ;
+             sdmx-dimension:refPeriod ?year ; qb:dataSet ?d . ?d kb:framework ?fw }""",
+                  {"fw": ox.NamedNode(ns.framework("asem"))})
+    ours = {(str(r["place"].value).rsplit("/", 1)[-1],  # type: ignore[union-attr]
+             str(r["concept"].value).rsplit("/", 1)[-1],  # type: ignore[union-attr]
+             str(r["year"].value)) for r in rows}  # type: ignore[union-attr]
+    full = raw.assign(value=pd.to_numeric(raw["value"]).where(~gone),
+                      place=raw["place"].str.removeprefix("country:"))
+    grid = full.pivot_table(index="period", columns=["place", "indicator"], values="value",
+                            dropna=False, aggfunc="first").sort_index()
+    filled = grid.ffill()
+    cells = (grid.isna() & filled.notna()).stack(["place", "indicator"], future_stack=True)
+    hit = cells.index[cells.to_numpy(dtype=bool)]
+    expected_cells = {(str(p), str(c), str(y)) for y, p, c in hit.tolist()}
+    assert len(expected_cells) > 100
+    assert ours == expected_cells
+    assert regen(store, b, str(b.read_manifest()["runs"][0])).identical
+
+
+def test_panel_imputation_declared_on_a_single_year_is_refused_at_load(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    for name in ("asem", "asem-geo"):
+        shutil.copytree(FIXTURE / name, data / name)
+    fw = data / "asem" / "framework.yaml"
+    doc = yaml.safe_load(fw.read_text(encoding="utf-8"))
+    doc["method"]["impute"] = {"name": "locf", "params": {"max_time": 2}}  # COINr's name too
+    fw.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    with pytest.raises(BuildError) as info:
+        load_catalog(data)
+    assert [(p.code, "'latest'" in p.message) for p in info.value.problems] == [("KB127", True)]
