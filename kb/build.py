@@ -296,8 +296,12 @@ def build(
 
         say("store")
         store = open_store(target, write=True)
-        for chunk in bulk.files:  # one file, unless $CITYKB_BULK_CHUNK asks for several
-            store.bulk_load(path=str(chunk), format=ox.RdfFormat.N_QUADS)
+        # One file, unless $CITYKB_BULK_CHUNK asks for several. Lenient: the loader does not
+        # check each IRI and literal again. The small statements were parsed strictly into
+        # `small` above; the bulk lines are written from checked tables by kb.nquads (12 %
+        # less CPU in the load at 3.3M statements).
+        for chunk in bulk.files:
+            store.bulk_load(path=str(chunk), format=ox.RdfFormat.N_QUADS, lenient=True)
             chunk.unlink()
         lap("store")
 

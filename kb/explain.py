@@ -17,7 +17,8 @@ import pyoxigraph as ox
 from kb import namespaces as ns
 from kb import queries
 from kb.errors import KbError
-from kb.resolve import memo, resolve, resolver
+from kb.resolve import memo, remembering, resolve, resolver
+from kb.sparql import records
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -130,8 +131,13 @@ def _other_errata(store: ox.Store, root: Step, city: str, concept: str,
     printed value of the score or of a part of it, on another value of the city under the
     concept, or on the concept's nodes (those apply to every city) — under the step of the
     node it touches (``steps``: node IRI → step), else under ``root``."""
+    if remembering():  # skip the query when no erratum can reach this city's scores
+        cities, framewide = memo("errata-reach", lambda: _errata_reach(store))
+        if city not in cities and not framewide:
+            return
     shown = {s.details.get("iri") for _, s in root.walk() if s.kind == "erratum"}
-    rows = queries.get("score-errata").records(store, {"city": city, "concept": concept})
+    rows = records(store, queries.get("score-errata").text,
+                   {"city": ox.NamedNode(city), "concept": ox.NamedNode(concept)})
     parents = memo(("parents", concept), lambda: _parents(store, concept)) if rows else {}
     for _e, edf in _groups(rows, "erratum", sort=True):
         if _e in shown:
@@ -150,6 +156,24 @@ def _other_errata(store: ox.Store, root: Step, city: str, concept: str,
             node = parents.get(node, "")
         target = steps.get(node, root)
         target.children.append(_erratum(r, where))
+
+
+ERRATA_REACH = """
+SELECT ?touched ?area ?dataset WHERE {
+  ?erratum a kb:Erratum ; kb:touches ?touched .
+  OPTIONAL { ?touched qb:dataSet ?dataset }
+  OPTIONAL { ?touched sdmx-dimension:refArea ?area }
+}
+"""
+
+
+def _errata_reach(store: ox.Store) -> tuple[set[str], bool]:
+    """What ``score-errata`` can find: the places whose observations errata touch, and
+    whether an erratum touches a node outside any dataset (a framework's node, which
+    concerns every place)."""
+    rows = records(store, ERRATA_REACH)
+    return ({str(r["area"]) for r in rows if r["area"] is not None and r["dataset"] is not None},
+            any(r["dataset"] is None for r in rows))
 
 
 def _parents(store: ox.Store, concept: str) -> dict[str, str]:
@@ -376,12 +400,21 @@ def _only_framework(store: ox.Store) -> str:
     return fw.value
 
 
+LABELS = ("SELECT ?x ?zh ?en WHERE { ?x skos:prefLabel ?zh , ?en . "
+          "FILTER (lang(?zh) = 'zh' && lang(?en) = 'en') }")
+
+
 def _labels(store: ox.Store, iris: list[str]) -> dict[str, str]:
+    """``zh (en)`` of each IRI (the IRI itself if it has no such labels): while answers are
+    remembered (an opened build), every label is read once; else these IRIs' labels."""
     from kb.sparql import select
 
-    def label(x: str) -> str:
-        rows = select(store, "SELECT ?x ?zh ?en WHERE { ?x skos:prefLabel ?zh , ?en . "
-                      "FILTER (lang(?zh) = 'zh' && lang(?en) = 'en') }", {"x": ox.NamedNode(x)})
-        return f"{rows[0]['zh'].value} ({rows[0]['en'].value})" if rows else x  # type: ignore[union-attr]
+    def read(x: str | None = None) -> dict[str, str]:
+        rows = select(store, LABELS, {"x": ox.NamedNode(x)} if x else None)
+        return {r["x"].value: f"{r['zh'].value} ({r['en'].value})"  # type: ignore[union-attr]
+                for r in rows}
 
-    return {x: memo(("label", x), lambda x=x: label(x)) for x in iris}  # type: ignore[misc]
+    if remembering():
+        known = memo("labels", read)
+        return {x: known.get(x, x) for x in iris}
+    return {x: read(x).get(x, x) for x in iris}

@@ -1,8 +1,8 @@
 """A computed dimension score's provenance, as the named query ``score-provenance`` gives it,
-in two parts: what belongs to this score (its inputs, their lines, errata), asked each time
-with the score's observation looked up by IRI; and what belongs to the framework and the
-report (labels, indicators, data years and sources; the tables' citations), asked once per
-opened build (see :func:`kb.resolve.memo`). The rows are the named query's rows: a test
+in two parts: what belongs to this score (its run, its inputs and their lines), asked each
+time with the score's observation looked up by IRI; and what belongs to the framework and the
+report (labels, indicators, data years and sources; the tables' citations; the errata), asked
+once per opened build (see :func:`kb.resolve.memo`). The rows are the named query's rows: a test
 compares them on the seed knowledge base.
 """
 
@@ -18,19 +18,26 @@ from kb.sparql import records
 Row = dict[str, Any]
 
 SCORE = """
-SELECT ?obs ?city ?dimension ?score ?rank ?run ?method ?input ?variable ?points ?table ?line
-       ?lineEn ?erratum ?printed ?printedEn ?used ?reason
-WHERE {
+SELECT ?obs ?city ?dimension ?score ?rank ?run ?method WHERE {
   ?obs sdmx-dimension:refArea ?city ; kb:concept ?dimension ; sdmx-measure:obsValue ?score ;
-       kb:rank ?rank ; prov:wasGeneratedBy ?run ; prov:wasDerivedFrom ?input .
+       kb:rank ?rank ; prov:wasGeneratedBy ?run .
   ?run kb:method ?method .
+}
+"""
+INPUTS = """
+SELECT ?obs ?input ?variable ?points ?table ?line ?lineEn WHERE {
+  ?obs prov:wasDerivedFrom ?input .
   ?input kb:concept ?variable ; sdmx-measure:obsValue ?points .
-  LATERAL { OPTIONAL { ?erratum kb:touches ?input ; kb:usedValue ?used ; kb:reason ?reason
-                       OPTIONAL { ?erratum kb:printedValue ?printed }
-                       OPTIONAL { ?erratum kb:printedValueEn ?printedEn } } }
   LATERAL { OPTIONAL { ?input kb:table ?table } }
   LATERAL { OPTIONAL { ?input kb:sourceLine ?line } }
   LATERAL { OPTIONAL { ?input kb:sourceLineEn ?lineEn } }
+}
+"""
+ERRATA = """
+SELECT ?input ?erratum ?printed ?printedEn ?used ?reason WHERE {
+  ?erratum kb:touches ?input ; kb:usedValue ?used ; kb:reason ?reason
+  OPTIONAL { ?erratum kb:printedValue ?printed }
+  OPTIONAL { ?erratum kb:printedValueEn ?printedEn }
 }
 """
 NODES = """
@@ -62,6 +69,8 @@ COLUMNS = ("city", "dimension", "score", "rank", "run", "method", "input", "vari
            "variableZh", "variableEn", "points", "citation", *INDICATOR_KEYS, "erratum",
            "printed", "printedEn", "used", "reason")
 """The columns of ``score-provenance``, in its order."""
+NO_ERRATUM: Row = {"erratum": None, "printed": None, "printedEn": None, "used": None,
+                   "reason": None}
 
 
 def _nodes(store: ox.Store, framework: str) -> dict[str, list[Row]]:
@@ -75,6 +84,14 @@ def _nodes(store: ox.Store, framework: str) -> dict[str, list[Row]]:
 
 def _tables(store: ox.Store) -> dict[str, Row]:
     return {str(r["table"]): r for r in records(store, TABLES)}
+
+
+def _errata(store: ox.Store) -> dict[str, list[Row]]:
+    """Each node an erratum touches → the errata's rows (a handful per report)."""
+    out: dict[str, list[Row]] = {}
+    for r in records(store, ERRATA):
+        out.setdefault(str(r.pop("input")), []).append(r)
+    return out
 
 
 def _citation(row: Row, tables: dict[str, Row]) -> str | None:
@@ -91,18 +108,20 @@ def provenance(store: ox.Store, obs: str, city: str, dimension: str,
                framework: str) -> list[Row]:
     """The ``score-provenance`` rows of the score ``obs`` (city's ``dimension`` score in a
     run of ``framework``), in its order (variable, then indicator)."""
-    bound = {"obs": ox.NamedNode(obs), "city": ox.NamedNode(city),
-             "dimension": ox.NamedNode(dimension)}
-    scores = records(store, SCORE, bound)
-    if not scores:
+    head = records(store, SCORE, {"obs": ox.NamedNode(obs), "city": ox.NamedNode(city),
+                                  "dimension": ox.NamedNode(dimension)})
+    if not head:
         return []
     nodes = memo(("provenance-nodes", framework), lambda: _nodes(store, framework))
     tables = memo("provenance-tables", lambda: _tables(store))
+    errata = memo("provenance-errata", lambda: _errata(store))
     rows: list[tuple[Any, Any, Row]] = []
-    for s in scores:
-        citation = _citation(s, tables)
-        for n in nodes.get(str(s["variable"]), []):
-            row = {**s, **n, "citation": citation}
-            rows.append((n["vorder"], n["iorder"], {c: row[c] for c in COLUMNS}))
+    for s in head:
+        for i in records(store, INPUTS, {"obs": ox.NamedNode(obs)}):
+            citation = _citation(i, tables)
+            for e in errata.get(str(i["input"]), [NO_ERRATUM]):
+                for n in nodes.get(str(i["variable"]), []):
+                    row = {**s, **i, **e, **n, "citation": citation}
+                    rows.append((n["vorder"], n["iorder"], {c: row[c] for c in COLUMNS}))
     rows.sort(key=lambda r: (r[0], r[1] is not None, r[1] or 0))
     return [r for _, _, r in rows]

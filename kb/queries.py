@@ -22,6 +22,7 @@ parameter as a variable (``?city``). Named queries run in this process under the
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -203,11 +204,16 @@ def parse_header(name: str, path: Path) -> NamedQuery:
 def catalog(folder: Path | None = None) -> dict[str, NamedQuery]:
     """All named queries, by file stem (read again only when a file changes)."""
     folder = folder or paths.queries_dir()
-    files = sorted(folder.glob("*.rq"))
-    key = (str(folder), tuple((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in files))
+    files = []
+    if folder.is_dir():
+        with os.scandir(folder) as entries:
+            files = sorted((e.name, e.stat()) for e in entries
+                           if e.name.endswith(".rq") and e.is_file())
+    key = (str(folder), tuple((name, st.st_mtime_ns, st.st_size) for name, st in files))
     if key not in _CATALOGS:
         _CATALOGS.clear()
-        _CATALOGS[key] = {f.stem: parse_header(f.stem, f) for f in files}
+        _CATALOGS[key] = {name[:-3]: parse_header(name[:-3], folder / name)
+                          for name, _ in files}
     return _CATALOGS[key]
 
 

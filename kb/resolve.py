@@ -209,6 +209,11 @@ def memo(key: Hashable, compute: Callable[[], T]) -> T:
     return cast(T, cache[key])
 
 
+def remembering() -> bool:
+    """Whether :func:`memo` keeps answers (a :func:`names_cache` with a memo is active)."""
+    return _MEMO.get() is not None
+
+
 def resolver(store: ox.Store, kind: str, framework: str | None = None) -> Resolver:
     """The names of one kind, from the cache of :func:`names_cache` if one is active."""
     cache = _NAMES.get()

@@ -4,6 +4,7 @@ gives the rows of the named query ``score-provenance`` for the same score."""
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pyoxigraph as ox
 
@@ -51,3 +52,21 @@ def test_provenance_of_no_score_is_empty(real_store: ox.Store) -> None:
     fw = scored_frameworks(real_store)[0]
     assert provenance(real_store, ns.ID + "obs/none", ns.ID + "city/none",
                       ns.ID + "none", fw) == []
+
+
+def test_an_opened_build_explains_as_a_single_call_does(mini_home: Path,
+                                                         real_home: Path) -> None:
+    """``kb.open()`` remembers labels, errata and the framework once per build, and skips
+    the errata query for places no erratum reaches; the trees are the same as without."""
+    import kb
+    from kb.explain import explain
+
+    for home, pairs in ((mini_home, [(c, d) for c in ("深圳", "南京", "苏州", "成都")
+                                     for d in ("经济", "文化")]),
+                        (real_home, [("西安", "经济实力"), ("深圳", "经济实力"),
+                                     ("宁波", "coo-2025"), ("成都", "科技创新"),
+                                     ("杭州", "dei-2020"), ("苏州", "mfg-2025")])):
+        with kb.open(home) as base:
+            for city, concept in pairs:
+                remembered = base.explain(city, concept).to_dict()
+                assert remembered == explain(base.store, city, concept).to_dict(), (city, concept)
