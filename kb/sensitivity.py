@@ -267,7 +267,7 @@ def record(config: Config, inputs: str, factors: Sequence[Factor], result: Sensi
         node = iri(f"{run_iri}/rank/{ns.local_name(str(place))}")
         sink.add(run, P(ns.KB, "rankInterval"), node, g)
         sink.typed(node, P(ns.KB, "RankInterval"), g)
-        sink.add(node, P(ns.SDMX_DIM, "refArea"), iri(str(place)), g)
+        sink.add(node, P(ns.KB, "rankedUnit"), iri(str(place)), g)
         if pd.notna(row["nominal"]):
             sink.add(node, P(ns.KB, "nominalRank"),
                      lit(int(row["nominal"]), datatype=xsd + "integer"), g)
