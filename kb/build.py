@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyoxigraph as ox
@@ -40,7 +40,7 @@ from kb.errors import BuildError, KbError, Problem
 from kb.loader import load_catalog
 from kb.models import Catalog
 from kb.nquads import QuadFile
-from kb.scoring import RunResult, compute, load_plan
+from kb.scoring import Plan, RunResult, compute, is_panel, load_plan
 from kb.store import (
     BuildDir,
     Layout,
@@ -54,6 +54,11 @@ from kb.store import (
 )
 from kb.triples import build_rdf
 from kb.validate import check_shapes, ontology_path
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from kb.models import SensitivitySpec
 
 Progress = Callable[[str], None]
 STAGES = ("load", "compare", "rdf", "score", "validate", "store", "publish")
@@ -126,7 +131,7 @@ def compare(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
 
 def _write(catalog: Catalog, target: BuildDir, small: ox.Store, bulk: QuadFile,
            run_scoring: bool, say: Progress, lap: Callable[[str], None],
-           ) -> tuple[int, list[RunResult]]:
+           sensitivity: bool = False) -> tuple[int, list[RunResult]]:
     """The RDF of the catalog and of every framework's scoring run, to ``bulk``; the columnar
     copy to ``target``. In a function of its own so that its tables are freed on return."""
     say("rdf")
@@ -145,13 +150,29 @@ def _write(catalog: Catalog, target: BuildDir, small: ox.Store, bulk: QuadFile,
                 continue
             plan = load_plan(small, ns.framework(fw.meta.id))
             raw = inputs.get_group(plan.inputs).reset_index(drop=True)
-            plan = replace(plan, period=str(raw["period"].iloc[0]))
+            plan = replace(plan, period="" if is_panel(raw) else str(raw["period"].iloc[0]))
             run = compute(small, plan, raw, bulk)
             check_scores(run)
             write_columnar(target, run.graph, run.scores)
             runs.append(run)
+            if sensitivity and fw.meta.sensitivity is not None:
+                _sensitivity(fw.meta.sensitivity, small, plan, raw, run.run, bulk)
         lap("score")
     return len(built.observations), runs
+
+
+def _sensitivity(spec: SensitivitySpec, small: ox.Store, plan: Plan, raw: pd.DataFrame,
+                 scoring_run: str, bulk: QuadFile) -> None:
+    """Run a framework's declared sensitivity analysis and record it (kb:SensitivityRun)."""
+    from kb import sensitivity as sa
+    from kb.scoring import _attributes_needed
+
+    started = dt.datetime.now(dt.UTC)
+    factors = sa.declared_factors(spec, plan.config)
+    result = sa.analyse(plan.config, raw, factors, n=spec.n, seed=spec.seed,
+                        places=_attributes_needed(plan.config, small))
+    sa.record(plan.config, plan.inputs, factors, result, started, dt.datetime.now(dt.UTC),
+              bulk, informed_by=scoring_run)
 
 
 def _ontology_nquads() -> str:
@@ -216,6 +237,7 @@ def _current_summary(home: Path) -> dict[str, Any] | None:
 def build(
     data_dir: Path | None = None, home: Path | None = None, *, validate: bool = True,
     run_scoring: bool = True, allow_removal: bool = False, progress: Progress | None = None,
+    sensitivity: bool = False,
 ) -> BuildReport:
     """Build the knowledge base from ``data_dir`` into ``home``.
 
@@ -261,7 +283,8 @@ def build(
         with QuadFile(target.path, chunk_quads=bulk_chunk(), echo=keep_small) as bulk:
             ontology = _ontology_nquads()
             bulk.write_text(ontology, ontology.count(" .\n"))
-            observations, runs = _write(catalog, target, small, bulk, run_scoring, say, lap)
+            observations, runs = _write(catalog, target, small, bulk, run_scoring, say, lap,
+                                        sensitivity)
             quads = bulk.count
         del catalog
         _release_memory()

@@ -303,6 +303,9 @@ def build(
     allow_removal: Annotated[bool, typer.Option(
         help="Publish even if the build removes a source, framework, dimension or dataset "
              "that the current knowledge base has.")] = False,
+    sensitivity: Annotated[bool, typer.Option(
+        help="Also run each framework's declared sensitivity analysis and record it "
+             "(kb:SensitivityRun; seconds per framework, so not by default).")] = False,
 ) -> None:
     """Build the knowledge base from data/ (atomically: a failed build changes nothing)."""
     from kb.build import build as run_build
@@ -314,7 +317,7 @@ def build(
         with progress_printer() as progress:
             report = run_build(data or paths.data_dir(), target, validate=validate,
                                run_scoring=score, allow_removal=allow_removal,
-                               progress=progress)
+                               progress=progress, sensitivity=sensitivity)
         print_report(console, report, target)
 
     _guard(body)
@@ -589,11 +592,18 @@ def sensitivity(
     seed: Annotated[int, typer.Option(min=0, max=2**32 - 1, help="Random seed.")] = 0,
     spread: Annotated[float, typer.Option(
         min=0.0, max=1.0, help="Each top-level weight varies by ± this share.")] = 0.25,
+    default_factors: Annotated[bool, typer.Option(
+        "--default-factors", help="Vary every top-level weight and the aggregator even when "
+                                  "the framework declares its uncertain choices.")] = False,
+    nquads: Annotated[Path | None, typer.Option(
+        "--nquads", help="Also write the run's PROV record (kb:SensitivityRun, its factors, "
+                         "Sobol' indices and rank intervals) to this N-Quads file.")] = None,
     home: Home = None,
     fmt: Fmt = Format.table,
 ) -> None:
     """Uncertainty and variance-based sensitivity (Sobol' first-order and total indices) of
-    an index's ranks over its top-level weights and its aggregation method."""
+    an index's ranks over the uncertain choices its framework.yaml declares (`sensitivity:`),
+    or else over its top-level weights (± --spread) and its aggregation method."""
     from rich.progress import Progress
 
     from kb import sensitivity as sa
@@ -607,12 +617,24 @@ def sensitivity(
         fw = resolve(store, "framework", framework)
         plan = load_plan(store, fw)
         raw = read_observations(b, dataset=plan.inputs)
-        factors = sa.default_factors(plan.config, spread)
+        import datetime as dt
+
+        from kb.nquads import QuadSink
+
+        declared = [] if default_factors else sa.recorded_factors(store, fw)
+        factors = declared or sa.default_factors(plan.config, spread)
+        started = dt.datetime.now(dt.UTC)
         with Progress(console=err, transient=True) as bar:
             task = bar.add_task("Sobol runs", total=n * (len(factors) + 2))
             result = sa.analyse(plan.config, raw, factors, n=n, seed=seed,
                                 places=_attributes_needed(plan.config, store),
                                 progress=lambda i, _t: bar.update(task, completed=i))
+        if nquads is not None:
+            sink = QuadSink()
+            run = sa.record(plan.config, plan.inputs, factors, result, started,
+                            dt.datetime.now(dt.UTC), sink)
+            nquads.write_text(sink.text(), encoding="utf-8")
+            err.print(f"wrote {run} ({len(sink)} quads) to {nquads}")
         emit(result.ranks.reset_index(names="place").assign(
             place=lambda d: d["place"].map(ns_local)), fmt,
             title=f"rank uncertainty ({result.runs} runs, N={n}, seed {seed})")

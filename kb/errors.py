@@ -155,6 +155,15 @@ CATALOGUE: dict[str, ErrorType] = {
         ErrorType("KB125", "bad-unit-attributes",
                   "A framework's units file (unit attributes: groupings, denominators) names "
                   "an unknown place, repeats one, or lacks the `place` column."),
+        ErrorType("KB126", "bad-uncertain-factor",
+                  "A framework's declared sensitivity analysis (`sensitivity:` in "
+                  "framework.yaml) has a factor naming no node of the framework or an unknown "
+                  "method, a weight factor without a node or with low > high, or a choice "
+                  "factor with fewer than two choices."),
+        ErrorType("KB127", "bad-panel",
+                  "A framework declares `panel: true` but its inputs do not give every value "
+                  "a year (a `period` column) or span fewer than two years; or its inputs "
+                  "span several years without `panel: true`."),
         # KB140-KB159: questions of the reports (statements, statistics, ranks)
         ErrorType("KB140", "unknown-statement",
                   "kb check --statement names no statement of any report; `kb query "
@@ -272,6 +281,10 @@ EXAMPLES: dict[str, str] = {
              "attribute (declared: none)",
     "KB124": "screening (availability {'min_available': 1.0}) drops every unit",
     "KB125": "data/asem/units.csv:7: unknown place 'country:xyz'",
+    "KB126": "data/coo2025/framework.yaml: sensitivity factor 'weight:economy': no node "
+             "'economy' in framework.csv",
+    "KB127": "data/asem/framework.yaml: the inputs span the years 2018, 2019, 2020, 2021, "
+             "2022: declare panel: true to score them as a panel",
     "KB140": "no statement 'mfg2025-count-al' (kb query statements --param report=R lists a "
              "report's statements)",
     "KB141": "data/mfg2025/tables.csv:3: table '表3': data source 'mof' is not declared in "

@@ -829,6 +829,64 @@ def _check_unit_methods(fw: Framework, problems: Problems, file: str,
                          f"{', '.join(sorted(declared)) or 'none'})", nodes_file, n.row)
 
 
+def _check_panel(fw: Framework, problems: Problems, file: str) -> None:
+    """A panel's inputs give every value its year, and span several years; inputs that span
+    several years are a panel (KB127)."""
+    if fw.inputs is None or fw.meta.inputs is None:
+        if fw.meta.panel:
+            problems.add("KB127", "panel: true, but the framework has no inputs", file)
+        return
+    years = fw.inputs["period"].astype(str)
+    distinct = sorted(set(years) - {""})
+    if fw.meta.panel:
+        for r in fw.inputs.loc[years.eq(""), "row"][:5]:
+            problems.add("KB127", "panel: an input value without its year (period column)",
+                         f"{file.rsplit('/', 1)[0]}/{fw.meta.inputs.file}", int(r))
+        if len(distinct) < 2:
+            problems.add("KB127", f"panel: true, but the inputs span "
+                         f"{len(distinct)} year(s) (a period column with several years)", file)
+    elif len(distinct) > 1:
+        problems.add("KB127", f"the inputs span the years {', '.join(distinct)}: declare "
+                     "panel: true to score them as a panel", file)
+    imp = fw.meta.method.impute.name
+    if imp in PANEL_IMPUTATION and not fw.meta.panel:
+        problems.add("KB127", f"imputation {imp!r} works across the years of a panel; "
+                     "declare panel: true (and give the inputs a period column)", file)
+
+
+PANEL_IMPUTATION = ("latest", "linear")
+"""Imputation methods that work across the years of a panel."""
+
+
+def _check_sensitivity(fw: Framework, problems: Problems, file: str) -> None:
+    """A declared sensitivity analysis names nodes of the framework and known methods
+    (KB126); it needs inputs to score."""
+    from kb import methods
+
+    spec = fw.meta.sensitivity
+    if spec is None:
+        return
+    if fw.meta.inputs is None:
+        problems.add("KB126", "sensitivity: the framework has no inputs to score", file)
+    ids = {n.id for n in fw.nodes}
+    for f in spec.factors:
+        wanted = [f.node] if f.kind == "weight" else f.choices if f.kind == "drop" else []
+        for node in wanted:
+            if node is not None and node not in ids:
+                problems.add("KB126", f"sensitivity factor {f.name!r}: no node {node!r} in "
+                             "framework.csv", file)
+        if f.kind in ("aggregate", "normalise", "impute"):
+            for c in f.choices:
+                name = methods.ALIASES.get((f.kind, str(c)), str(c))
+                if name not in methods.names(f.kind):
+                    problems.add("KB126", f"sensitivity factor {f.name!r}: unknown {f.kind} "
+                                 f"method {c!r}; known: {', '.join(methods.names(f.kind))}",
+                                 file)
+    names = [f.name for f in spec.factors]
+    if len(set(names)) < len(names):
+        problems.add("KB126", "sensitivity: two factors have the same name", file)
+
+
 def _unit_attributes(df: pd.DataFrame, problems: Problems, file: str) -> list[dict[str, str]]:
     """Rows of a units file: ``place`` (a ``kind:id`` reference) and its attributes as text
     (numbers are parsed where used, as denominators)."""
@@ -1172,6 +1230,8 @@ def cross_check(catalog: Catalog, problems: Problems, root: Path) -> None:
                                  where(pkg.folder, fw.meta.units or ""), int(u["row"]))
             _check_unit_methods(fw, problems, where(pkg.folder, "framework.yaml"),
                                 where(pkg.folder, "framework.csv"))
+            _check_sensitivity(fw, problems, where(pkg.folder, "framework.yaml"))
+            _check_panel(fw, problems, where(pkg.folder, "framework.yaml"))
         _check_errata(pkg, city_ids, refs, problems, where(pkg.folder, "errata.yaml"))
 
 

@@ -418,6 +418,41 @@ class WeightsSpec(BaseModel):
     basis: Literal["parent", "total"] | None = None
 
 
+class FactorSpec(BaseModel):
+    """One declared uncertain choice of a sensitivity analysis: ``weight`` (a node's weight
+    times a factor uniform in [low, high]), ``aggregate``/``normalise``/``impute`` (one of
+    ``choices``, method names, equally likely) or ``drop`` (one of ``choices``: a node id to
+    leave out, or ``null`` to keep every node)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str
+    kind: Literal["weight", "aggregate", "normalise", "impute", "drop"]
+    node: Slug | None = None
+    low: Number = Field(default=1.0, ge=0)
+    high: Number = Field(default=1.0, ge=0)
+    choices: list[str | None] = []
+
+    @model_validator(mode="after")
+    def _complete(self) -> FactorSpec:
+        if self.kind == "weight" and (self.node is None or self.high < self.low):
+            raise PydanticCustomError(
+                "KB126", "a weight factor needs a node and low <= high")
+        if self.kind != "weight" and len(self.choices) < 2:
+            raise PydanticCustomError(
+                "KB126", "a {kind} factor needs at least two choices", {"kind": self.kind})
+        return self
+
+
+class SensitivitySpec(BaseModel):
+    """A sensitivity analysis the build runs and records (a kb:SensitivityRun): Saltelli's
+    design of base size ``n`` over the declared ``factors``, drawn with ``seed``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    n: Whole = Field(ge=2, le=4096)
+    seed: Whole = Field(default=0, ge=0)
+    factors: list[FactorSpec] = Field(min_length=1)
+
+
 class FrameworkMeta(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
     id: Slug
@@ -445,6 +480,11 @@ class FrameworkMeta(BaseModel):
     """A CSV of unit attributes: ``place`` and one column per attribute (a grouping such as
     income group or macro-region, or a denominator such as GDP or population)."""
     unit: str = ""
+    panel: bool = False
+    """The inputs span several years (a ``period`` column): every year is scored in one run,
+    ranks within each year, goalposts fixed across the years (COINr's ``global = TRUE``)."""
+    sensitivity: SensitivitySpec | None = None
+    """An uncertainty and sensitivity analysis of the index, run and recorded by the build."""
 
     _check_id = field_validator("id")(_slug)
 

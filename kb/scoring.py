@@ -36,6 +36,7 @@ from kb.nquads import (
     iri_column,
     join,
     lit,
+    per_unique,
 )
 from kb.sparql import python_value, select
 from kb.store import BuildDir, read_observations, remove_columnar, write_columnar
@@ -233,7 +234,8 @@ def compute(store: ox.Store, plan: Plan, raw: pd.DataFrame, out: QuadFile | Quad
     started = started or dt.datetime.now(dt.UTC)
     if raw.empty:
         raise KbError("KB026", f"framework {plan.config.framework} has no input values")
-    result = engine.run(plan.config, raw, _attributes_needed(plan.config, store))
+    result = engine.run(plan.config, raw, _attributes_needed(plan.config, store),
+                        panel=is_panel(raw))
     rid = run_id(plan, raw)
     obs = _observations(plan, rid, raw, result)
     graph = ns.graph_run(rid)
@@ -241,6 +243,14 @@ def compute(store: ox.Store, plan: Plan, raw: pd.DataFrame, out: QuadFile | Quad
                sorted(result.screened.loc[~result.screened["included"], "place"].astype(str)))
     _run_nquads(plan, rid, graph, obs, started, dt.datetime.now(dt.UTC), out, dropped)
     return RunResult(ns.run(rid), graph, obs.dataset, obs.frame.assign(graph=graph))
+
+
+def is_panel(raw: pd.DataFrame) -> bool:
+    """A panel run: the inputs span several years (the framework declares ``panel: true``;
+    the loader refuses several years without it). Each place-year is then a unit, ranks are
+    within a year and normalisation's goalposts are fixed across the years (COINr's
+    ``global = TRUE``)."""
+    return "period" in raw.columns and raw["period"].astype(str).nunique() > 1
 
 
 def execute(store: ox.Store, build: BuildDir, plan: Plan,
@@ -270,11 +280,14 @@ class _Out:
     derivations: pd.DataFrame
 
 
-def obs_iris(prefix: str, framework: str, places: pd.Series, concepts: pd.Series) -> pd.Series:
-    """``{prefix}{place-slug}/{concept-slug}`` (``total`` for the framework itself)."""
+def obs_iris(prefix: str, framework: str, places: pd.Series, concepts: pd.Series,
+             periods: pd.Series | None = None) -> pd.Series:
+    """``{prefix}{place-slug}/{concept-slug}`` (``total`` for the framework itself), and
+    ``/{year}`` in a panel run."""
     place_slug = places.str.rsplit("/", n=1).str[-1]
     concept_slug = concepts.str.rsplit("/", n=1).str[-1].where(concepts != framework, "total")
-    return prefix + place_slug + "/" + concept_slug
+    out = prefix + place_slug + "/" + concept_slug
+    return out if periods is None else out + "/" + periods
 
 
 def _as_text(df: pd.DataFrame, columns: tuple[str, ...] = ("place", "concept")) -> pd.DataFrame:
@@ -283,14 +296,23 @@ def _as_text(df: pd.DataFrame, columns: tuple[str, ...] = ("place", "concept")) 
 
 def _observations(plan: Plan, rid: str, raw: pd.DataFrame, result: engine.Result) -> _Out:
     fw = plan.config.framework
-    result = engine.Result(_as_text(result.normalised), _as_text(result.aggregated),
-                           _as_text(result.links, ("place", "concept", "child")),
+    panel = "period" in result.aggregated.columns
+    unit = ["place", "period"] if panel else ["place"]
+    text = (*unit, "concept")
+    result = engine.Result(_as_text(result.normalised, text), _as_text(result.aggregated, text),
+                           _as_text(result.links, (*text, "child")),
                            result.identity)
     slug = ns.local_name(fw)
     dataset = ns.dataset(slug, "run-" + rid)
-    raw_obs = raw.set_index(["place", "concept"])["obs"]
+    raw_obs = raw.astype({"period": str} if panel else {}).set_index(
+        [*unit, "concept"])["obs"]
+
+    def year(f: pd.DataFrame) -> pd.Series | None:
+        return f["period"] if panel else None
+
     agg = result.aggregated[result.aggregated["value"].notna()].copy()
-    agg["obs"] = obs_iris(f"{ns.ID}obs/{slug}/run-{rid}/", fw, agg["place"], agg["concept"])
+    agg["obs"] = obs_iris(f"{ns.ID}obs/{slug}/run-{rid}/", fw, agg["place"], agg["concept"],
+                          year(agg))
     agg["dataset"] = dataset
     frames = [agg]
     derivations = []
@@ -302,19 +324,20 @@ def _observations(plan: Plan, rid: str, raw: pd.DataFrame, result: engine.Result
         normalised_dataset = ns.dataset(slug, "normalised-" + rid)
         norm = result.normalised[result.normalised["value"].notna()].copy()
         norm["obs"] = obs_iris(f"{ns.ID}obs/{slug}/normalised-{rid}/", fw, norm["place"],
-                               norm["concept"])
+                               norm["concept"], year(norm))
         norm["dataset"] = normalised_dataset
         frames.append(norm)
-        src = raw_obs.reindex(pd.MultiIndex.from_frame(norm[["place", "concept"]])).to_numpy()
+        src = raw_obs.reindex(pd.MultiIndex.from_frame(norm[[*unit, "concept"]])).to_numpy()
         has_src = pd.notna(src)
         derivations.append(pd.DataFrame({"obs": norm["obs"].to_numpy()[has_src],
                                          "derived_from": src[has_src]}))
         imputed = norm[norm["imputed"]][["obs"]]
-        child_obs = norm.set_index(["place", "concept"])["obs"]
-    all_obs = pd.concat([child_obs, agg.set_index(["place", "concept"])["obs"]])
+        child_obs = norm.set_index([*unit, "concept"])["obs"]
+    all_obs = pd.concat([child_obs, agg.set_index([*unit, "concept"])["obs"]])
     links = result.links
-    parent = all_obs.reindex(pd.MultiIndex.from_frame(links[["place", "concept"]])).to_numpy()
-    child = all_obs.reindex(pd.MultiIndex.from_arrays([links["place"], links["child"]])).to_numpy()
+    parent = all_obs.reindex(pd.MultiIndex.from_frame(links[[*unit, "concept"]])).to_numpy()
+    child = all_obs.reindex(pd.MultiIndex.from_arrays(
+        [*(links[c] for c in unit), links["child"]])).to_numpy()
     ok = pd.notna(parent) & pd.notna(child)
     derivations.append(pd.DataFrame({"obs": parent[ok], "derived_from": child[ok]}))
     frame = pd.concat(frames, ignore_index=True)
@@ -322,7 +345,7 @@ def _observations(plan: Plan, rid: str, raw: pd.DataFrame, result: engine.Result
         "obs": frame["obs"], "dataset": frame["dataset"], "framework": fw,
         "place": frame["place"], "concept": frame["concept"],
         "value": frame["value"].astype("float64"), "rank": frame["rank"].astype("Int64"),
-        "period": plan.period,
+        "period": frame["period"] if panel else plan.period,
     })
     return _Out(dataset, normalised_dataset, frame, imputed,
                 pd.concat(derivations, ignore_index=True))
@@ -354,8 +377,10 @@ def _run_nquads(plan: Plan, rid: str, graph: str, out: _Out, started: dt.datetim
     sink.add(run, P(ns.KB, "method"), iri(ns.method(cfg.aggregate.name)), g)
     sink.add(run, P(ns.KB, "normalisation"), iri(ns.method(cfg.normalise.name)), g)
     sink.add(run, P(ns.KB, "rankMethod"), iri(ns.method(cfg.rank + "-rank")), g)
-    params = {"config": cfg.to_json(), "inputs": plan.inputs, "period": plan.period,
-              "weight_set": plan.weight_set}
+    params: dict[str, Any] = {"config": cfg.to_json(), "inputs": plan.inputs,
+                              "period": plan.period, "weight_set": plan.weight_set}
+    if out.frame["period"].astype(str).nunique() > 1:
+        params["panel"] = sorted(out.frame["period"].astype(str).unique())
     sink.add(run, P(ns.KB, "parameters"), lit(json.dumps(params, sort_keys=True)), g)
     sink.add(run, P(ns.KB, "softwareVersion"), lit(f"citykb {__version__}"), g)
     sink.add(run, P(ns.PROV, "used"), iri(plan.inputs), g)
@@ -378,14 +403,19 @@ def _run_nquads(plan: Plan, rid: str, graph: str, out: _Out, started: dt.datetim
         sink.add(iri(d), P(ns.PROV, "wasGeneratedBy"), run, g)
 
     bulk.write_text(sink.text(), len(sink))
-    period = lit(plan.period, datatype=ns.XSD + "gYear") if plan.period else None
     frame = out.frame
+    panel = frame["period"].astype(str).nunique() > 1  # each observation its own year
+    period = lit(plan.period, datatype=ns.XSD + "gYear") if plan.period else None
     for start in range(0, len(frame), CHUNK_ROWS):  # bounded temporaries, whatever the size
         f = frame.iloc[start:start + CHUNK_ROWS]
         s = iri_column(f["obs"])
         bulk.extend_lines(join(s, f" {P(ns.RDF, 'type')} {P(ns.QB, 'Observation')} {g} .\n"))
         bulk.extend_lines(join(s, f" {P(ns.PROV, 'wasGeneratedBy')} {run} {g} .\n"))
-        if period is not None:
+        if panel:
+            year = per_unique(f["period"].astype(str),
+                              lambda u: '"' + u + f'"^^<{ns.XSD}gYear>')
+            bulk.extend_lines(column_quads(s, P(ns.SDMX_DIM, "refPeriod"), year, g))
+        elif period is not None:
             bulk.extend_lines(join(s, f" {P(ns.SDMX_DIM, 'refPeriod')} {period} {g} .\n"))
         bulk.extend_lines(column_quads(s, P(ns.QB, "dataSet"), iri_column(f["dataset"]), g))
         bulk.extend_lines(column_quads(s, P(ns.SDMX_DIM, "refArea"), iri_column(f["place"]),
@@ -441,7 +471,8 @@ def regen(store: ox.Store, build: BuildDir, name: str) -> Regeneration:
     raw = read_observations(build, dataset=plan.inputs)
     places = _attributes_needed(plan.config, store)
     rid = ns.local_name(run_iri)
-    fresh = _observations(plan, rid, raw, engine.run(plan.config, raw, places)).frame
+    fresh = _observations(plan, rid, raw, engine.run(plan.config, raw, places,
+                                                     panel=is_panel(raw))).frame
     stored = read_observations(build, graph=ns.graph_run(rid))
     both = stored[["obs", "value", "rank"]].merge(
         fresh[["obs", "value", "rank"]], on="obs", how="outer", suffixes=("_stored", "_regen"))

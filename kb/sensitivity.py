@@ -18,16 +18,24 @@ The JRC's rule for N: indices are trusted when they no longer move as N doubles
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from kb import engine
+from kb import __version__, engine
+from kb import namespaces as ns
 from kb.engine import Call, Config
 from kb.errors import KbError
+from kb.nquads import P, QuadFile, QuadSink, iri, lit
+
+if TYPE_CHECKING:
+    from kb.models import SensitivitySpec
 
 
 @dataclass(frozen=True)
@@ -170,3 +178,129 @@ def _index_ranks(result: engine.Result, framework: str) -> pd.Series:
     top = agg[agg["concept"].astype(str) == framework]
     return pd.Series(top["rank"].to_numpy(dtype="float64", na_value=np.nan),
                      index=pd.Index(top["place"].astype(str), name="place"))
+
+
+def declared_factors(spec: SensitivitySpec, config: Config) -> list[Factor]:
+    """The uncertain choices a framework declares (``sensitivity.factors`` in its
+    framework.yaml), with node ids made IRIs and method names citykb's own."""
+    from kb import methods
+
+    slug = ns.local_name(config.framework)
+    out = []
+    for f in spec.factors:
+        if f.kind == "weight":
+            out.append(Factor(f.name, "weight", node=ns.node(slug, str(f.node)),
+                              low=f.low, high=f.high))
+        elif f.kind == "drop":
+            out.append(Factor(f.name, "drop", tuple(None if c is None else ns.node(slug, c)
+                                                    for c in f.choices)))
+        else:
+            own: Call = getattr(config, f.kind)
+            calls = []
+            for c in f.choices:
+                name = methods.ALIASES.get((f.kind, str(c)), str(c))
+                calls.append(own if own.name == name else Call(name))
+            out.append(Factor(f.name, f.kind, tuple(calls)))
+    return out
+
+
+def _factor_json(f: Factor) -> dict[str, Any]:
+    choices = [{"name": c.name, "params": c.params} if isinstance(c, Call) else c
+               for c in f.choices]
+    return {"name": f.name, "kind": f.kind, "node": f.node or None, "low": f.low,
+            "high": f.high, "choices": choices}
+
+
+def run_id(config: Config, inputs: str, factors: Sequence[Factor], result: Sensitivity) -> str:
+    """A digest of what the analysis depends on: configuration, factors, N, seed, software."""
+    h = hashlib.sha256(json.dumps([config.to_json(), inputs, [_factor_json(f) for f in factors],
+                                   result.n, result.seed, __version__],
+                                  sort_keys=True).encode())
+    return f"{ns.local_name(config.framework)}-sensitivity-{h.hexdigest()[:12]}"
+
+
+def record(config: Config, inputs: str, factors: Sequence[Factor], result: Sensitivity,
+           started: dt.datetime, ended: dt.datetime, out: QuadFile | QuadSink,
+           informed_by: str | None = None) -> str:
+    """Write the analysis as PROV to ``out``: a ``kb:SensitivityRun`` (a ``prov:Activity``)
+    with its declared uncertain choices, N, seed and runs, each factor with its first-order
+    and total Sobol' index, each unit's rank interval; every result ``prov:wasGeneratedBy``
+    the run. Returns the run's IRI (its graph is ``ns.graph_run`` of the same id)."""
+    rid = run_id(config, inputs, factors, result)
+    g = iri(ns.graph_run(rid))
+    run_iri = ns.run(rid)
+    run = iri(run_iri)
+    xsd = ns.XSD
+    sink = QuadSink()
+    sink.typed(run, P(ns.KB, "SensitivityRun"), g)
+    sink.typed(run, P(ns.PROV, "Activity"), g)
+    sink.add(run, P(ns.KB, "framework"), iri(config.framework), g)
+    sink.add(run, P(ns.KB, "sampleSize"), lit(result.n, datatype=xsd + "integer"), g)
+    sink.add(run, P(ns.KB, "randomSeed"), lit(result.seed, datatype=xsd + "integer"), g)
+    sink.add(run, P(ns.KB, "runCount"), lit(result.runs, datatype=xsd + "integer"), g)
+    params = {"config": config.to_json(), "inputs": inputs, "n": result.n,
+              "seed": result.seed, "factors": [_factor_json(f) for f in factors]}
+    sink.add(run, P(ns.KB, "parameters"), lit(json.dumps(params, sort_keys=True)), g)
+    sink.add(run, P(ns.KB, "softwareVersion"), lit(f"citykb {__version__}"), g)
+    sink.add(run, P(ns.PROV, "used"), iri(inputs), g)
+    if informed_by is not None:
+        sink.add(run, P(ns.PROV, "wasInformedBy"), iri(informed_by), g)
+    sink.add(run, P(ns.PROV, "startedAtTime"),
+             lit(started.isoformat(), datatype=xsd + "dateTime"), g)
+    sink.add(run, P(ns.PROV, "endedAtTime"),
+             lit(ended.isoformat(), datatype=xsd + "dateTime"), g)
+    double = xsd + "double"
+    for i, f in enumerate(factors):
+        node = iri(f"{run_iri}/factor/{i + 1}")
+        sink.add(run, P(ns.KB, "uncertainFactor"), node, g)
+        sink.typed(node, P(ns.KB, "UncertainFactor"), g)
+        sink.add(node, P(ns.RDFS, "label"), lit(f.name), g)
+        sink.add(node, P(ns.KB, "factorKind"), lit(f.kind), g)
+        sink.add(node, P(ns.KB, "parameters"),
+                 lit(json.dumps(_factor_json(f), sort_keys=True)), g)
+        sink.add(node, P(ns.KB, "firstOrderIndex"),
+                 lit(repr(float(result.indices["first"].iloc[i])), datatype=double), g)
+        sink.add(node, P(ns.KB, "totalIndex"),
+                 lit(repr(float(result.indices["total"].iloc[i])), datatype=double), g)
+        sink.add(node, P(ns.PROV, "wasGeneratedBy"), run, g)
+    for place, row in result.ranks.iterrows():
+        node = iri(f"{run_iri}/rank/{ns.local_name(str(place))}")
+        sink.add(run, P(ns.KB, "rankInterval"), node, g)
+        sink.typed(node, P(ns.KB, "RankInterval"), g)
+        sink.add(node, P(ns.KB, "rankedUnit"), iri(str(place)), g)
+        if pd.notna(row["nominal"]):
+            sink.add(node, P(ns.KB, "nominalRank"),
+                     lit(int(row["nominal"]), datatype=xsd + "integer"), g)
+        for col, prop in (("mean", "meanRank"), ("median", "medianRank"),
+                          ("p05", "rankQ05"), ("p95", "rankQ95")):
+            if pd.notna(row[col]):
+                sink.add(node, P(ns.KB, prop), lit(repr(float(row[col])), datatype=double), g)
+        sink.add(node, P(ns.PROV, "wasGeneratedBy"), run, g)
+    out.write_text(sink.text(), len(sink))
+    return run_iri
+
+
+RECORDED_QUERY = """
+SELECT ?fw ?run ?params WHERE {
+  ?run a kb:SensitivityRun ; kb:framework ?fw ; kb:parameters ?params }
+ORDER BY ?run
+"""
+
+
+def recorded_factors(store: Any, framework: str) -> list[Factor]:
+    """The uncertain choices of the framework's recorded sensitivity analysis (the one its
+    framework.yaml declares, run by the build); none when it has none."""
+    import pyoxigraph as ox
+
+    from kb.sparql import select
+
+    rows = select(store, RECORDED_QUERY, {"fw": ox.NamedNode(framework)})
+    if not rows:
+        return []
+    params = json.loads(str(rows[0]["params"].value))  # type: ignore[union-attr]
+    out = []
+    for f in params["factors"]:
+        choices = tuple(Call(c["name"], c["params"]) if isinstance(c, dict) else c
+                        for c in f["choices"])
+        out.append(Factor(f["name"], f["kind"], choices, f["node"] or "", f["low"], f["high"]))
+    return out

@@ -25,7 +25,7 @@ settings.load_profile("citykb")
 @pytest.fixture(scope="session")
 def real_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("real-kb")
-    build(paths.data_dir(), home)
+    build(paths.data_dir(), home, sensitivity=True)  # with the declared analysis recorded
     return home
 
 

@@ -17,3 +17,9 @@ def cell_text(v: object) -> str:
     except (TypeError, ValueError):
         pass
     return repr(v) if isinstance(v, float) else str(v)
+
+
+ELSEWHERE = {"rank-changes": "the knowledge base of data/ holds no panel: tests/test_panel.py "
+                             "runs the example on COINr's ASEM panel"}
+"""Named queries whose example needs data that data/ does not hold, and the test that runs
+it there."""

@@ -10,6 +10,9 @@ its exact ties are kept).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -20,21 +23,40 @@ from kb.methods.normalise import Ties, rerank
 KEYS = ["place", "parent"]
 
 
-def _groups(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """``frame`` sorted by (place, parent), stable (children keep their order); the start
-    of each group and its size."""
-    f = frame.sort_values(KEYS, kind="stable")
-    if f.empty:
-        return f, np.array([], dtype=np.intp), np.array([], dtype=np.intp)
-    codes = f.groupby(KEYS, sort=False).ngroup().to_numpy()
-    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-    return f, starts, np.diff(np.r_[starts, len(f)])
+@dataclass(frozen=True)
+class _Groups:
+    """The rows of a children frame grouped by (place, parent), in the order a stable sort
+    by (place, parent) gives (children keep their order within a group): ``order`` (row
+    positions), the ``starts`` and ``sizes`` of the groups, and their ``index``."""
+
+    order: np.ndarray
+    starts: np.ndarray
+    sizes: np.ndarray
+    index: pd.MultiIndex
+
+    def col(self, frame: pd.DataFrame, name: str) -> np.ndarray:
+        out: np.ndarray = frame[name].to_numpy(dtype="float64")[self.order]
+        return out
 
 
-def _index(f: pd.DataFrame, starts: np.ndarray) -> pd.MultiIndex:
-    if len(starts) == 0:
-        return pd.MultiIndex.from_arrays([[], []], names=KEYS)
-    return pd.MultiIndex.from_frame(f.iloc[starts][KEYS])
+def _groups(frame: pd.DataFrame) -> _Groups:
+    """Set-wise: each key column factorised with sorted codes (sorting only the distinct
+    keys), one integer key per row, and a stable integer argsort — the order of a stable
+    ``sort_values(["place", "parent"])`` without sorting the strings."""
+    empty = np.array([], dtype=np.intp)
+    if frame.empty:
+        return _Groups(empty, empty, empty, pd.MultiIndex.from_arrays([[], []], names=KEYS))
+    pc, pu = pd.factorize(frame["place"], sort=True)
+    qc, qu = pd.factorize(frame["parent"], sort=True)
+    key = pc.astype(np.int64) * max(len(qu), 1) + qc
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    first = order[starts]
+    levels: list[Any] = [pu, qu]
+    codes: list[Any] = [pc[first], qc[first]]
+    index = pd.MultiIndex(levels=levels, codes=codes, names=KEYS, verify_integrity=False)
+    return _Groups(order, starts, np.diff(np.r_[starts, len(order)]), index)
 
 
 def _ldsum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -47,9 +69,8 @@ def _ldsum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
 
 def xsum(frame: pd.DataFrame, column: str) -> pd.Series:
     """Sum of ``column`` per (place, parent), accumulated in long double, then rounded."""
-    f, starts, _ = _groups(frame)
-    return pd.Series(_ldsum(f[column].to_numpy(dtype="float64"), starts),
-                     index=_index(f, starts))
+    g = _groups(frame)
+    return pd.Series(_ldsum(g.col(frame, column), g.starts), index=g.index)
 
 
 @register("aggregate", "sum", formula="Σ xᵢ")
@@ -64,12 +85,11 @@ def amean(children: pd.DataFrame) -> pd.Series:
     the weights are first rescaled to sum to 1 (``w / sum(w)``), then ``Σ wᵢxᵢ`` is summed.
     (``Σ wᵢxᵢ / Σ wᵢ`` is the same number in exact arithmetic but can differ by an ulp, which
     creates or breaks ties in the ranks.)"""
-    f, starts, sizes = _groups(children)
-    w = f["weight"].to_numpy(dtype="float64")
+    g = _groups(children)
+    w = g.col(children, "weight")
     with np.errstate(invalid="ignore", divide="ignore"):  # all weights 0: missing
-        w = w / np.repeat(_ldsum(w, starts), sizes)
-    return pd.Series(_ldsum(w * f["value"].to_numpy(dtype="float64"), starts),
-                     index=_index(f, starts))
+        w = w / np.repeat(_ldsum(w, g.starts), g.sizes)
+    return pd.Series(_ldsum(w * g.col(children, "value"), g.starts), index=g.index)
 
 
 @register("aggregate", "gmean", coinr="a_gmean", formula="exp(Σ wᵢ ln xᵢ / Σ wᵢ)")
@@ -78,10 +98,10 @@ def gmean(children: pd.DataFrame) -> pd.Series:
     if (children["value"] <= 0).any():
         raise KbError("KB051", "the geometric mean needs positive values; normalise onto a "
                       "positive range (e.g. minmax with low=1)")
-    f, starts, _ = _groups(children)
-    w = f["weight"].to_numpy(dtype="float64")
-    ratio = _ldsum(w * np.log(f["value"].to_numpy(dtype="float64")), starts) / _ldsum(w, starts)
-    return pd.Series(np.exp(ratio), index=_index(f, starts))
+    g = _groups(children)
+    w = g.col(children, "weight")
+    ratio = _ldsum(w * np.log(g.col(children, "value")), g.starts) / _ldsum(w, g.starts)
+    return pd.Series(np.exp(ratio), index=g.index)
 
 
 @register("aggregate", "hmean", coinr="a_hmean", formula="Σ wᵢ / Σ (wᵢ / xᵢ)")
@@ -90,10 +110,10 @@ def hmean(children: pd.DataFrame) -> pd.Series:
     if (children["value"] == 0).any():
         raise KbError("KB051", "the harmonic mean needs non-zero values; normalise onto a "
                       "range without 0 (e.g. minmax with low=1)")
-    f, starts, _ = _groups(children)
-    w = f["weight"].to_numpy(dtype="float64")
-    x = f["value"].to_numpy(dtype="float64")
-    return pd.Series(_ldsum(w, starts) / _ldsum(w / x, starts), index=_index(f, starts))
+    g = _groups(children)
+    w = g.col(children, "weight")
+    x = g.col(children, "value")
+    return pd.Series(_ldsum(w, g.starts) / _ldsum(w / x, g.starts), index=g.index)
 
 
 @register("aggregate", "genmean", coinr="a_genmean", aliases=("power-mean",),
@@ -105,12 +125,12 @@ def genmean(children: pd.DataFrame, p: float) -> pd.Series:
         raise KbError("KB121", "genmean: p = 0 is the geometric mean; use gmean")
     if p < 0 and (children["value"] <= 0).any():
         raise KbError("KB051", "genmean with a negative p needs positive values")
-    f, starts, _ = _groups(children)
-    x = f["value"].to_numpy(dtype="float64")
-    w = f["weight"].to_numpy(dtype="float64")
+    g = _groups(children)
+    x = g.col(children, "value")
+    w = g.col(children, "weight")
     xp = x * x if p == 2 else np.power(x, p)
-    ratio = _ldsum(w * xp, starts) / _ldsum(w, starts)
-    return pd.Series(np.power(ratio, 1 / p), index=_index(f, starts))
+    ratio = _ldsum(w * xp, g.starts) / _ldsum(w, g.starts)
+    return pd.Series(np.power(ratio, 1 / p), index=g.index)
 
 
 @register("aggregate", "median", formula="median of the xᵢ (weights ignored)")

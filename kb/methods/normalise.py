@@ -29,10 +29,12 @@ def _by(df: pd.DataFrame) -> Any:
     return df.groupby("concept")["value"]
 
 
-def _ranks(df: pd.DataFrame, ties: str) -> pd.Series:
+def _ranks(df: pd.DataFrame, ties: str, by: Any = None) -> pd.Series:
+    """Ranks within each concept (``by``: the grouping, when the caller has made it)."""
     if ties not in _PANDAS_TIES:
         raise KbError("KB121", f"ties must be one of {', '.join(_PANDAS_TIES)}, not {ties!r}")
-    out: pd.Series = _by(df).rank(method=_PANDAS_TIES[ties], ascending=True)
+    out: pd.Series = (by if by is not None else _by(df)).rank(method=_PANDAS_TIES[ties],
+                                                               ascending=True)
     return out
 
 
@@ -147,8 +149,9 @@ def borda(df: pd.DataFrame, ties: Ties = "min") -> pd.Series:
           formula="(rank(x) − 1) / (n − 1)")
 def percentile(df: pd.DataFrame, ties: Ties = "min") -> pd.Series:
     """Percentile ranks in [0, 1]: ``(rank − 1)/(n − 1)`` with n the places with a value."""
-    r = _ranks(df, ties).astype("float64")
-    n = _by(df).transform("count")
+    g = _by(df)  # one grouping for the ranks and the counts
+    r = _ranks(df, ties, g).astype("float64")
+    n = g.transform("count")
     out: pd.Series = (r - 1) / (n - 1)
     return out
 

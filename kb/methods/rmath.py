@@ -87,7 +87,17 @@ def group_sd(values: Any, codes: Any) -> pd.Series:
 
 def per_row(stat: pd.Series, codes: Any) -> np.ndarray:
     """A per-group statistic spread back onto the rows (NaN where the group has none)."""
-    return stat.reindex(np.asarray(codes)).to_numpy(dtype="float64")
+    c = np.asarray(codes)
+    keys = stat.index.to_numpy()
+    if (c.dtype.kind in "iu" and keys.dtype.kind in "iu" and len(c)
+            and c.min() >= 0 and (len(keys) == 0 or keys.min() >= 0)):
+        # integer codes: a dense lookup table instead of a hash reindex
+        size = int(max(c.max(), keys.max() if len(keys) else 0)) + 1
+        dense = np.full(size, np.nan)
+        dense[keys] = stat.to_numpy(dtype="float64")
+        out: np.ndarray = dense[c]
+        return out
+    return stat.reindex(c).to_numpy(dtype="float64")
 
 
 def codes_of(keys: Any) -> np.ndarray:

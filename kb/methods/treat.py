@@ -77,19 +77,22 @@ def passes(x: np.ndarray, skew_thresh: float, kurt_thresh: float) -> np.ndarray:
 
 
 def winsorise_array(x: np.ndarray, winmax: int | None, skew_thresh: float,
-                    kurt_thresh: float, force: bool) -> tuple[np.ndarray, np.ndarray]:
+                    kurt_thresh: float, force: bool,
+                    ok: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """COINr's ``winsorise()`` on every column: while a column fails the skew/kurtosis test
     (or ``force``) and fewer than ``winmax`` points were winsorised in the last round, the
     highest values (skew ≥ 0) or the lowest are set to the next value in. As in COINr, the
     count compared with ``winmax`` is that of the points set in the latest round on each
     side (which includes those set before, since they now share the extreme value). Returns
-    the values and the labels (0 none, 1 winhi, 2 winlo)."""
+    the values and the labels (0 none, 1 winhi, 2 winlo). ``ok``: :func:`passes` of ``x``
+    when the caller has it already."""
     x = x.copy()
     present = ~np.isnan(x)
     label = np.zeros(x.shape, dtype=np.int8)
     last_hi = np.zeros(x.shape, dtype=bool)
     last_lo = np.zeros(x.shape, dtype=bool)
-    ok = passes(x, skew_thresh, kurt_thresh)
+    if ok is None:
+        ok = passes(x, skew_thresh, kurt_thresh)
     active = (ok == 0) | (force & ~np.isnan(ok))
     active &= winmax is None or winmax > 0
     while active.any():
@@ -150,20 +153,23 @@ def winsorise(df: pd.DataFrame, winmax: int | None = 5, skew: float = 2.0, kurt:
     ``winmax`` points even when the indicator passes."""
     x, rows, cols = _wide(df)
     ok0 = passes(x, skew, kurt)
-    xw, lab = winsorise_array(x, winmax, skew, kurt, force)
-    ok1 = passes(xw, skew, kurt)
-    use_log = (ok0 == 0) & (ok1 == 0) & (then == "log")
-    out = np.where(use_log, log_ct(x), xw)
-    names = np.array(["", "winhi", "winlo"], dtype=object)[lab]
-    names = np.where(use_log, names + "+log_CT", names)
     # an indicator that passes is not treated (``force`` only carries the winsorisation of
     # a failing one past passing); one whose test cannot be computed is left as it is
-    # (COINr warns and skips it)
-    failing = ok0 == 0
-    out = np.where(failing, out, x)
-    names = np.where(failing, names, "")
+    # (COINr warns and skips it). Only the failing columns are worked on and tested again.
+    failing = np.flatnonzero(ok0 == 0)
+    out = x
+    code = np.zeros(x.shape, dtype=np.int8)
+    if len(failing):
+        xf = x[:, failing]
+        xw, lab = winsorise_array(xf, winmax, skew, kurt, force, ok0[failing])
+        use_log = (passes(xw, skew, kurt) == 0) & (then == "log")
+        out = x.copy()
+        out[:, failing] = np.where(use_log, log_ct(xf), xw)
+        code[:, failing] = lab + 3 * use_log
+    names = np.array(["", "winhi", "winlo", "+log_CT", "winhi+log_CT", "winlo+log_CT"],
+                     dtype=object)
     return (pd.Series(out[rows, cols], index=df.index),
-            pd.Series(names[rows, cols], index=df.index))
+            pd.Series(names[code[rows, cols]], index=df.index, dtype=object))
 
 
 @register("treat", "log", formula="log(x − min + 0.01 · (max − min))")
