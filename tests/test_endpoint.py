@@ -432,7 +432,8 @@ def test_literals_come_back_exact(published: RemoteStore, endpoint: Endpoint,
 def test_top_in_area_same_for_every_area(published: RemoteStore, real_store: ox.Store) -> None:
     """Every area (province and region) with a dimension and a framework total: Virtuoso 7 lost
     rows of the earlier variants (a DISTINCT set of the area's cities joined with the
-    observations) for about half of these; queries/portable/top-in-area.rq must lose none."""
+    observations, or containedInPlace+ tested per city) for about half of these;
+    queries/portable/top-in-area.rq must lose none."""
     from kb.namespaces import PREFIXES
 
     q = queries.get("top-in-area")
@@ -456,7 +457,7 @@ def test_top_in_area_same_for_every_area(published: RemoteStore, real_store: ox.
 def test_counties_of_every_province_on_both_stores(published: RemoteStore,
                                                   real_store: ox.Store) -> None:
     """Virtuoso 7 answered no county at all for most provinces with the transitive path joined
-    in (or tested beside an OPTIONAL); the portable variant must give every one."""
+    in; the portable variant must give every one."""
     from kb.namespaces import PREFIXES
 
     q = queries.get("counties-of-province")
@@ -486,6 +487,36 @@ def test_cluster_aggregates_weighted_on_both_stores(weight: str, published: Remo
     weighted = here.rows[0][here.names.index("weighted")]
     scored = here.rows[0][here.names.index("scored")]
     assert isinstance(weighted, int) and isinstance(scored, int) and 0 <= weighted < scored
+
+
+def test_portable_paths_cover_the_geography(real_store: ox.Store) -> None:
+    """The portable top-in-area, counties-of-province and places-in-area write
+    containedInPlace+ out to three steps: exact only while no place is four steps inside
+    another (county → city → province → region is three)."""
+    cip = "<http://schema.org/containedInPlace>"
+    assert not real_store.query(f"ASK {{ ?a {cip}/{cip}/{cip}/{cip} ?b }}",
+                                use_default_graph_as_union=True)
+    assert real_store.query(f"ASK {{ ?a {cip}/{cip}/{cip} ?b }}",
+                            use_default_graph_as_union=True)
+
+
+def test_places_in_every_area_on_both_stores(published: RemoteStore,
+                                            real_store: ox.Store) -> None:
+    """Every province, region and cluster: Virtuoso 7 lost places of the DISTINCT set of
+    transitive paths (all but one on a freshly published generated knowledge base)."""
+    from kb.namespaces import PREFIXES
+
+    q = queries.get("places-in-area")
+    found = real_store.query("SELECT DISTINCT ?a WHERE { { ?c schema:containedInPlace ?a } "
+                             "UNION { ?a kb:member ?c } } ORDER BY ?a", prefixes=PREFIXES,
+                             use_default_graph_as_union=True)
+    assert isinstance(found, ox.QuerySolutions)
+    areas = [r["a"].value for r in found]
+    assert len(areas) > 100
+    for area in areas:
+        here = q.rows(real_store, {"area": area}, max_rows=None).rows
+        there = q.rows(published, {"area": area}, max_rows=None).rows  # type: ignore[arg-type]
+        assert here and _sorted_rows(there) == _sorted_rows(here), area
 
 
 def test_joined_lists_are_sorted(real_store: ox.Store, tmp_path: Path) -> None:
