@@ -429,19 +429,23 @@ def test_literals_come_back_exact(published: RemoteStore, endpoint: Endpoint,
         {versioned_graph("literal-test", g.value) for g in store.named_graphs()}
 
 
+def _iris(store: ox.Store, query: str) -> list[str]:
+    """The first column of a SELECT on the embedded store, as text."""
+    from kb.namespaces import PREFIXES
+
+    found = store.query(query, prefixes=PREFIXES, use_default_graph_as_union=True)
+    assert isinstance(found, ox.QuerySolutions)
+    return [row[0].value for row in found]
+
+
 def test_top_in_area_same_for_every_area(published: RemoteStore, real_store: ox.Store) -> None:
     """Every area (province and region) with a dimension and a framework total: Virtuoso 7 lost
     rows of the earlier variants (a DISTINCT set of the area's cities joined with the
     observations, or containedInPlace+ tested per city) for about half of these;
     queries/portable/top-in-area.rq must lose none."""
-    from kb.namespaces import PREFIXES
-
     q = queries.get("top-in-area")
-    areas = real_store.query("SELECT DISTINCT ?a WHERE { ?c a kb:City ; schema:containedInPlace+ "
-                             "?a } ORDER BY ?a", prefixes=PREFIXES,
-                             use_default_graph_as_union=True)
-    assert isinstance(areas, ox.QuerySolutions)
-    names = [r["a"].value for r in areas]
+    names = _iris(real_store, "SELECT DISTINCT ?a WHERE { ?c a kb:City ; "
+                              "schema:containedInPlace+ ?a } ORDER BY ?a")
     assert len(names) > 30
     compared = 0
     for i, area in enumerate(names):
@@ -458,14 +462,9 @@ def test_counties_of_every_province_on_both_stores(published: RemoteStore,
                                                   real_store: ox.Store) -> None:
     """Virtuoso 7 answered no county at all for most provinces with the transitive path joined
     in; the portable variant must give every one."""
-    from kb.namespaces import PREFIXES
-
     q = queries.get("counties-of-province")
-    found = real_store.query("SELECT DISTINCT ?p WHERE { ?c a kb:County ; "
-                             "schema:containedInPlace+ ?p . ?p a kb:Province } ORDER BY ?p",
-                             prefixes=PREFIXES, use_default_graph_as_union=True)
-    assert isinstance(found, ox.QuerySolutions)
-    provinces = [r["p"].value for r in found]
+    provinces = _iris(real_store, "SELECT DISTINCT ?p WHERE { ?c a kb:County ; "
+                                  "schema:containedInPlace+ ?p . ?p a kb:Province } ORDER BY ?p")
     assert len(provinces) > 5
     for province in provinces:
         here = q.rows(real_store, {"province": province}, max_rows=None).rows
@@ -504,14 +503,9 @@ def test_places_in_every_area_on_both_stores(published: RemoteStore,
                                             real_store: ox.Store) -> None:
     """Every province, region and cluster: Virtuoso 7 lost places of the DISTINCT set of
     transitive paths (all but one on a freshly published generated knowledge base)."""
-    from kb.namespaces import PREFIXES
-
     q = queries.get("places-in-area")
-    found = real_store.query("SELECT DISTINCT ?a WHERE { { ?c schema:containedInPlace ?a } "
-                             "UNION { ?a kb:member ?c } } ORDER BY ?a", prefixes=PREFIXES,
-                             use_default_graph_as_union=True)
-    assert isinstance(found, ox.QuerySolutions)
-    areas = [r["a"].value for r in found]
+    areas = _iris(real_store, "SELECT DISTINCT ?a WHERE { { ?c schema:containedInPlace ?a } "
+                              "UNION { ?a kb:member ?c } } ORDER BY ?a")
     assert len(areas) > 100
     for area in areas:
         here = q.rows(real_store, {"area": area}, max_rows=None).rows
