@@ -101,7 +101,9 @@ def main() -> None:
                     continue
                 same = sorted(map(repr, here.rows)) == sorted(map(repr, there.rows))
                 print(f"{name:<20} {len(here.rows):>7,} {t_here:>11.4f} {t_there:>9.4f} "
-                      f"{t_there / t_here:>15.1f}×" + ("" if same else "  ANSWERS DIFFER"))
+                      f"{t_there / t_here:>15.1f}×" + ("" if same else
+                                                       f"  ANSWERS DIFFER (server: "
+                                                       f"{len(there.rows):,} rows)"))
                 if not same:
                     only_a, only_b = set(map(repr, here.rows)), set(map(repr, there.rows))
                     print(f"    only embedded: {sorted(only_a - only_b)[:3]}")

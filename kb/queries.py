@@ -10,9 +10,14 @@ A query file starts with comment lines::
     # theme: rankings
     # keywords: 排名 名次
     # column: rank — the rank (1 is best)
+    # list: about ;
 
 ``theme`` groups the catalogue (``kb query --list``); each ``column`` documents one output
 column (``a, b — text`` documents several); ``kb query --search TEXT`` searches all of it.
+``list: COLUMN SEPARATOR`` declares a column that joins several values (a GROUP_CONCAT): SPARQL
+leaves the order of a GROUP_CONCAT undefined and stores differ (Virtuoso does not follow an
+ordered subquery, Oxigraph does), so citykb sorts the joined items (by code point) in the
+answer, the same on every store (:meth:`NamedQuery.rows`, :meth:`NamedQuery.records`).
 
 Parameters are validated (type, range, known value, suggestions for near misses) and bound as
 RDF terms through SPARQL substitution, never pasted into the query text: the query uses the
@@ -86,6 +91,9 @@ class NamedQuery:
     """Search words, Chinese ones included (``# keywords: 排名 名次``)."""
     columns: list[tuple[str, str]] = field(default_factory=list)
     """Output columns the header documents: (name, what it holds)."""
+    lists: dict[str, str] = field(default_factory=dict)
+    """Columns that join several values, and their separators (``# list: about ;``): their
+    items are sorted in the answer, whatever order the store concatenated them in."""
 
     def matches(self, text: str) -> bool:
         """Whether ``text`` (case- and width-insensitive) occurs in the name, title,
@@ -121,7 +129,11 @@ class NamedQuery:
 
     def records(self, store: ox.Store, values: dict[str, str]) -> list[dict[str, Any]]:
         """The answer as dicts of Python values, uncapped (for citykb's own use: explain)."""
-        return records(store, self.text, self.bind(store, values))
+        out = records(store, self.text, self.bind(store, values))
+        for record in out:
+            for column, sep in self.lists.items():
+                record[column] = sorted_list(record.get(column), sep)
+        return out
 
     def run(self, store: ox.Store, values: dict[str, str], *,
             max_rows: int | None = -1) -> pd.DataFrame:
@@ -133,7 +145,20 @@ class NamedQuery:
              max_rows: int | None = -1) -> Rows:
         """:meth:`run`, the answer as :class:`kb.sparql.Rows` of Python values (no pandas)."""
         cap = limits().max_rows if max_rows == -1 else max_rows
-        return select_rows(store, self.text, self.bind(store, values), max_rows=cap)
+        answer = select_rows(store, self.text, self.bind(store, values), max_rows=cap)
+        for column, sep in self.lists.items():
+            if column in answer.names:
+                i = answer.names.index(column)
+                for row in answer.rows:
+                    row[i] = sorted_list(row[i], sep)
+        return answer
+
+
+def sorted_list(value: Any, sep: str) -> Any:
+    """A joined list with its items sorted (by code point); other values unchanged."""
+    if not isinstance(value, str) or sep not in value:
+        return value
+    return sep.join(sorted(value.split(sep)))
 
 
 def _term(store: ox.Store, p: Param, raw: str, framework: str | None) -> Term:
@@ -198,6 +223,12 @@ def parse_header(name: str, path: Path) -> NamedQuery:
             parts = re.split(r"\s+[—-]+\s+", value, maxsplit=1)
             names, doc = parts[0], parts[1] if len(parts) > 1 else ""
             q.columns.extend((c.strip(), doc.strip()) for c in names.split(",") if c.strip())
+        elif key == "list":
+            column, _, sep = value.partition(" ")
+            if not re.fullmatch(r"[A-Za-z_]\w*", column) or not sep.strip():
+                raise KbError("KB052", f"{path}: bad list header {value!r} (list: COLUMN "
+                              "SEPARATOR)")
+            q.lists[column] = sep.strip()
     return q
 
 
