@@ -868,6 +868,9 @@ def _check_sensitivity(fw: Framework, problems: Problems, file: str) -> None:
         return
     if fw.meta.inputs is None:
         problems.add("KB126", "sensitivity: the framework has no inputs to score", file)
+    if fw.meta.panel:  # its ranks would mix the years
+        problems.add("KB126", "sensitivity: not for a panel (ranks are within each year); "
+                     "analyse one year's framework instead", file)
     ids = {n.id for n in fw.nodes}
     for f in spec.factors:
         wanted = [f.node] if f.kind == "weight" else f.choices if f.kind == "drop" else []

@@ -166,6 +166,21 @@ def test_a_panel_declaration_must_match_its_inputs(tmp_path: Path) -> None:
     assert [p.code for p in info.value.problems] == ["KB127"]
 
 
+
+def test_a_panel_has_no_declared_sensitivity_analysis(tmp_path: Path) -> None:
+    """The analysis ranks units across the whole input table; in a panel that would mix the
+    years, so the declaration is refused at load (KB126)."""
+    data = panel_data(tmp_path / "data")
+    fw = data / "asem" / "framework.yaml"
+    doc = yaml.safe_load(fw.read_text(encoding="utf-8"))
+    doc["sensitivity"] = {"n": 4, "seed": 1, "factors": [
+        {"name": "agg", "kind": "aggregate", "choices": ["amean", "gmean"]}]}
+    fw.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    with pytest.raises(BuildError) as info:
+        load_catalog(data)
+    assert [(p.code, "panel" in p.message) for p in info.value.problems] == [("KB126", True)]
+
+
 # --- imputation across the years of a panel (COINr's impute_panel) -------------------------
 
 def _worked_example() -> pd.DataFrame:
