@@ -154,7 +154,7 @@ def _write(catalog: Catalog, target: BuildDir, small: ox.Store, bulk: QuadFile,
             run = compute(small, plan, raw, bulk)
             check_scores(run)
             write_columnar(target, run.graph, run.scores)
-            runs.append(run)
+            runs.append(run.counted())  # its rows are written: let them go before the load
             if sensitivity and fw.meta.sensitivity is not None:
                 _sensitivity(fw.meta.sensitivity, small, plan, raw, run.run, bulk)
         lap("score")

@@ -42,7 +42,7 @@ def print_report(console: Console, report: BuildReport, home: Path) -> None:
     console.print(f"built {report.quads:,} quads, {report.observations:,} observations into "
                   f"{home}", soft_wrap=True)
     for r in report.runs:
-        console.print(f"  scoring run {r.run}: {len(r.scores):,} scores", soft_wrap=True)
+        console.print(f"  scoring run {r.run}: {r.scored:,} scores", soft_wrap=True)
     ch = report.changes
     if ch and not ch.get("first"):
         before, after = ch["observations"]

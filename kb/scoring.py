@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -183,6 +183,17 @@ class RunResult:
     scores: pd.DataFrame
     """The run's observations as in the columnar copy: obs, graph, dataset, framework, place,
     concept, value, rank."""
+    scored: int = -1
+    """How many observations the run computed (``len(scores)`` unless the rows were let go:
+    :meth:`counted`)."""
+
+    def __post_init__(self) -> None:
+        if self.scored < 0:
+            object.__setattr__(self, "scored", len(self.scores))
+
+    def counted(self) -> RunResult:
+        """The run without its rows (kept: how many there were), once they are written."""
+        return replace(self, scores=self.scores.iloc[:0])
 
 
 def run_id(plan: Plan, inputs: pd.DataFrame) -> str:
