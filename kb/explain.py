@@ -401,8 +401,7 @@ def _only_framework(store: ox.Store) -> str:
 
 
 LABELS = ("SELECT ?x ?zh ?en WHERE { ?x skos:prefLabel ?zh , ?en . "
-          "FILTER (lang(?zh) = 'zh' && lang(?en) = 'en') } ORDER BY ?x ?zh ?en")
-"""Ordered, so that a server that caps its answers can be read page by page."""
+          "FILTER (lang(?zh) = 'zh' && lang(?en) = 'en') }")
 
 
 def _labels(store: ox.Store, iris: list[str]) -> dict[str, str]:
@@ -411,7 +410,9 @@ def _labels(store: ox.Store, iris: list[str]) -> dict[str, str]:
     from kb.sparql import select
 
     def read(x: str | None = None) -> dict[str, str]:
-        rows = select(store, LABELS, {"x": ox.NamedNode(x)} if x else None)
+        # every label, on a server: in order, so that its row cap pages them (kb.resolve.PAGED)
+        query = LABELS if x or isinstance(store, ox.Store) else LABELS + " ORDER BY ?x ?zh ?en"
+        rows = select(store, query, {"x": ox.NamedNode(x)} if x else None)
         return {r["x"].value: f"{r['zh'].value} ({r['en'].value})"  # type: ignore[union-attr]
                 for r in rows}
 
