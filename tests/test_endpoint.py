@@ -502,19 +502,22 @@ def test_portable_paths_cover_the_geography(real_store: ox.Store) -> None:
                             use_default_graph_as_union=True)
 
 
+AREAS = ("SELECT DISTINCT ?a WHERE { { ?c schema:containedInPlace ?a } "
+         "UNION { ?a kb:member ?c } } ORDER BY ?a")
+"""Every province, region and cluster (what an area parameter may name)."""
+
+
 def test_places_in_every_area_on_both_stores(published: RemoteStore,
                                             real_store: ox.Store) -> None:
     """Every province, region and cluster: Virtuoso 7 lost places of the DISTINCT set of
     transitive paths (all but one on a freshly published generated knowledge base)."""
     q = queries.get("places-in-area")
-    areas = _iris(real_store, "SELECT DISTINCT ?a WHERE { { ?c schema:containedInPlace ?a } "
-                              "UNION { ?a kb:member ?c } } ORDER BY ?a")
+    areas = _iris(real_store, AREAS)
     assert len(areas) > 100
     for area in areas:
         here = q.rows(real_store, {"area": area}, max_rows=None).rows
         there = q.rows(published, {"area": area}, max_rows=None).rows  # type: ignore[arg-type]
         assert here and _sorted_rows(there) == _sorted_rows(here), area
-
 
 
 def test_area_across_indices_for_every_area_on_both_stores(published: RemoteStore,
@@ -523,8 +526,7 @@ def test_area_across_indices_for_every_area_on_both_stores(published: RemoteStor
     of the area's places with the observations, and Virtuoso 7 lost rows of it depending on
     its plan (one run of the suite in several)."""
     q = queries.get("area-across-indices")
-    areas = _iris(real_store, "SELECT DISTINCT ?a WHERE { { ?c schema:containedInPlace ?a } "
-                              "UNION { ?a kb:member ?c } } ORDER BY ?a")
+    areas = _iris(real_store, AREAS)
     compared = 0
     for area in areas:
         here = q.rows(real_store, {"area": area}, max_rows=None).rows
